@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Builds the C programs under native/ with the machine's cc. Run by `npm install` and `npm test`.
+// Each target is rebuilt only when a source is newer than the binary, so repeated runs cost nothing.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'native', 'build');
+const cflags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-fstack-protector-strong', '-D_FORTIFY_SOURCE=2'];
+
+/** name -> source files (relative to native/). Missing sources mean the target is not part of this tree yet. */
+const targets = {
+  'seccomp-probe': ['probe/seccomp_probe.c'],
+};
+
+if (process.platform !== 'linux') {
+  console.error('stockade: native helper builds only on linux; skipping');
+  process.exit(0);
+}
+mkdirSync(out, { recursive: true });
+const cc = process.env.CC || 'cc';
+let failed = false;
+for (const [name, sources] of Object.entries(targets)) {
+  const paths = sources.map((s) => join(root, 'native', s));
+  if (!paths.every((p) => existsSync(p))) continue;
+  const bin = join(out, name);
+  const headers = readdirSync(join(root, 'native')).filter((f) => f.endsWith('.h')).map((f) => join(root, 'native', f));
+  const newest = Math.max(...[...paths, ...headers].map((p) => statSync(p).mtimeMs));
+  if (existsSync(bin) && statSync(bin).mtimeMs >= newest) continue;
+  const r = spawnSync(cc, [...cflags, '-o', bin, ...paths], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`stockade: building native/${sources.join(' ')} with ${cc} failed; install a C compiler (apt-get install gcc) and retry`);
+    failed = true;
+  }
+}
+process.exit(failed ? 1 : 0);
