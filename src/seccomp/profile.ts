@@ -6,6 +6,7 @@ import { StockadeError } from '../errors.js';
 import { parseJsonExact, type JsonValue } from '../json-exact.js';
 import { ociActionKind, type ActionKind } from './actions.js';
 import { parseArch } from './arch.js';
+import { errnoByName } from './errno.js';
 import { isKnownSyscall, suggestSyscall } from './syscalls.js';
 
 export type CmpOp = 'EQ' | 'NE' | 'LT' | 'LE' | 'GT' | 'GE' | 'MASKED_EQ';
@@ -88,6 +89,19 @@ class Reader {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff) this.fail(path, 'must be an integer from 0 to 65535');
     return v as number;
   }
+  /**
+   * An errno given as a number (`errnoRet`, OCI) and/or a name (`errno`, containers/common's
+   * extension, e.g. "ENOSYS"); when both are given they must agree.
+   */
+  errnoPair(num: JsonValue | undefined, name: JsonValue | undefined, numPath: string, namePath: string): number | undefined {
+    const n = this.errno(num, numPath);
+    if (name === undefined || name === null) return n;
+    const text = this.str(name, namePath);
+    const byName = errnoByName(text);
+    if (byName === undefined) this.fail(namePath, `unknown errno name "${text}" (expected a name like EPERM or ENOSYS)`);
+    if (n !== undefined && n !== byName) this.fail(namePath, `"${text}" is ${byName} but ${numPath.split('.').pop()} says ${n}`);
+    return byName;
+  }
 }
 
 function conditions(r: Reader, v: JsonValue | undefined, path: string): Conditions {
@@ -132,7 +146,7 @@ function argCondition(r: Reader, v: JsonValue | undefined, path: string): ArgCon
 }
 
 function syscallEntry(r: Reader, v: JsonValue | undefined, path: string): SyscallEntry {
-  const o = r.obj(v, path, ['names', 'name', 'action', 'errnoRet', 'args', 'comment', 'includes', 'excludes']);
+  const o = r.obj(v, path, ['names', 'name', 'action', 'errnoRet', 'errno', 'args', 'comment', 'includes', 'excludes']);
   let names: string[];
   if (o.names !== undefined && o.names !== null) {
     if (o.name !== undefined) r.fail(`${path}.name`, 'give either "names" or the old single "name", not both');
@@ -161,7 +175,7 @@ function syscallEntry(r: Reader, v: JsonValue | undefined, path: string): Syscal
     excludes: conditions(r, o.excludes, `${path}.excludes`),
     path,
   };
-  const errnoRet = r.errno(o.errnoRet, `${path}.errnoRet`);
+  const errnoRet = r.errnoPair(o.errnoRet, o.errno, `${path}.errnoRet`, `${path}.errno`);
   if (errnoRet !== undefined) {
     if (action !== 'ERRNO' && action !== 'TRACE') r.fail(`${path}.errnoRet`, `only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take errnoRet`);
     entry.errnoRet = errnoRet;
@@ -173,7 +187,7 @@ function syscallEntry(r: Reader, v: JsonValue | undefined, path: string): Syscal
 /** Validates a parsed JSON value as a seccomp profile. */
 export function profileFromJson(v: JsonValue, source: string): SeccompProfile {
   const r = new Reader(source);
-  const o = r.obj(v, '', ['defaultAction', 'defaultErrnoRet', 'architectures', 'archMap', 'flags', 'listenerPath', 'listenerMetadata', 'syscalls']);
+  const o = r.obj(v, '', ['defaultAction', 'defaultErrnoRet', 'defaultErrno', 'architectures', 'archMap', 'flags', 'listenerPath', 'listenerMetadata', 'syscalls']);
   if (o.defaultAction === undefined) r.fail('defaultAction', 'is required (for example "SCMP_ACT_ERRNO")');
   const defaultAction = ociActionKind(r.str(o.defaultAction, 'defaultAction'), `${source}: defaultAction`);
   const architectures = r.strs(o.architectures, 'architectures');
@@ -207,7 +221,7 @@ export function profileFromJson(v: JsonValue, source: string): SeccompProfile {
     syscalls: (syscalls as JsonValue[]).map((s, i) => syscallEntry(r, s, `syscalls[${i}]`)),
     source,
   };
-  const der = r.errno(o.defaultErrnoRet, 'defaultErrnoRet');
+  const der = r.errnoPair(o.defaultErrnoRet, o.defaultErrno, 'defaultErrnoRet', 'defaultErrno');
   if (der !== undefined) profile.defaultErrnoRet = der;
   if (o.listenerPath !== undefined) profile.listenerPath = r.str(o.listenerPath, 'listenerPath');
   if (o.listenerMetadata !== undefined) profile.listenerMetadata = r.str(o.listenerMetadata, 'listenerMetadata');

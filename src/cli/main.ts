@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/** The `stockade` command: dispatches to a command module and turns errors into one line + exit code. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { exitCodeFor, StockadeError } from '../errors.js';
+import { processIo, type Io } from './io.js';
+import { seccompCommand } from './seccomp.js';
+
+const HELP = `stockade: run Linux workloads under the isolation their risk calls for
+
+usage: stockade <command> ...
+
+commands:
+  seccomp   compile, inspect and compare seccomp profiles (stockade seccomp --help)
+  version   print the version
+
+Bad input exits with status 2 and one line naming the input.`;
+
+export function main(argv: string[], io: Io = processIo): number {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'seccomp':
+        return seccompCommand(rest, io);
+      case 'version':
+      case '--version':
+        io.out('stockade 0.1.0');
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out(HELP);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new StockadeError('usage', `unknown command "${cmd}"; run \`stockade --help\``, 'stockade');
+    }
+  } catch (e) {
+    if (e instanceof StockadeError) {
+      io.err(`stockade: ${e.message}`);
+      return exitCodeFor(e);
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    io.err(`stockade: internal error: ${msg.split('\n')[0]} (please report this)`);
+    return 1;
+  }
+}
+
+/** True when this module is the program node runs (directly or through the npm bin link). */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) process.exitCode = main(process.argv.slice(2));
