@@ -13,6 +13,7 @@ const cflags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOUR
 /** name -> source files (relative to native/). Missing sources mean the target is not part of this tree yet. */
 const targets = {
   'seccomp-probe': ['probe/seccomp_probe.c'],
+  'host-probe': ['probe/host_probe.c'],
 };
 
 if (process.platform !== 'linux') {

@@ -4,24 +4,30 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exitCodeFor, StockadeError } from '../errors.js';
 import { processIo, type Io } from './io.js';
-import { seccompCommand } from './seccomp.js';
 
 const HELP = `stockade: run Linux workloads under the isolation their risk calls for
 
 usage: stockade <command> ...
 
 commands:
+  run       run a command confined (stockade run --help)
+  doctor    what this host can enforce
   seccomp   compile, inspect and compare seccomp profiles (stockade seccomp --help)
   version   print the version
 
 Bad input exits with status 2 and one line naming the input.`;
 
-export function main(argv: string[], io: Io = processIo): number {
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
+      // Command modules load on demand: start-up cost is paid only for the command that runs.
       case 'seccomp':
-        return seccompCommand(rest, io);
+        return (await import('./seccomp.js')).seccompCommand(rest, io);
+      case 'run':
+        return await (await import('./run.js')).runCommand(rest, io);
+      case 'doctor':
+        return (await import('./doctor.js')).doctorCommand(rest, io);
       case 'version':
       case '--version':
         io.out('stockade 0.1.0');
@@ -57,4 +63,11 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) process.exitCode = main(process.argv.slice(2));
+if (isEntryPoint()) {
+  // A closed pipe (`stockade seccomp explain ... | head`) ends the output quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

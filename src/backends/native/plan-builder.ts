@@ -1,0 +1,111 @@
+/**
+ * Policy + facts about this run -> the helper's Plan. Pure: every file system fact (which paths
+ * exist, what the hidden patterns expanded to) arrives in `RunFacts`, gathered by view.ts.
+ */
+import { CAPABILITY_NUMBERS } from '../../policy/capabilities.js';
+import type { Policy } from '../../policy/types.js';
+import { compileLandlock } from '../../landlock/ruleset.js';
+import { UNLIMITED, type Plan, type PlanOp } from '../../helper/plan.js';
+
+/** The unprivileged identity a workload gets when stockade runs as root. */
+export const ROOT_MODE_UID = 65534;
+
+export interface RunFacts {
+  /** Real uid/gid of the stockade process. */
+  uid: number;
+  gid: number;
+  /** Working directory inside the sandbox (absolute). */
+  cwd: string;
+  /** Resolved program path inside the sandbox view. */
+  program: string;
+  env: string[];
+  /** Existing host paths to hide, patterns already expanded. */
+  hide: Array<{ path: string; dir: boolean }>;
+  /** Host paths that exist, of the ones the policy binds (read, write). */
+  existing: Set<string>;
+  landlockAbi: number;
+  seccompProgram?: Buffer;
+  cgroupProcs: string[];
+  terminal: boolean;
+}
+
+export interface PlanResult {
+  plan: Plan;
+  /** Layers or hardening the host could not provide (best-effort runs only). */
+  dropped: string[];
+  /** Landlock hardening this kernel's ABI lacks (informational). */
+  notes: string[];
+}
+
+function writablePaths(policy: Policy, facts: RunFacts): string[] {
+  const out = [...policy.filesystem.write];
+  // The working directory is writable by default unless it is the root or already covered.
+  if (policy.filesystem.root === 'host' && facts.cwd !== '/' && !out.includes(facts.cwd)) out.push(facts.cwd);
+  return out.filter((p) => facts.existing.has(p));
+}
+
+export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
+  const ops: PlanOp[] = [];
+  const dropped: string[] = [];
+  const asRoot = facts.uid === 0;
+  const uid = policy.user?.uid ?? (asRoot ? ROOT_MODE_UID : facts.uid);
+  const gid = policy.user?.gid ?? (asRoot ? ROOT_MODE_UID : facts.gid);
+
+  // Namespaces: as root no user namespace is needed (the workload drops to an unprivileged uid);
+  // without root, a user namespace is what makes the other namespaces possible.
+  ops.push({ op: 'namespaces', ns: { user: !asRoot, pid: true, mount: true, net: policy.network !== 'host', uts: true, ipc: true, cgroup: true } });
+  if (!asRoot) ops.push({ op: 'idmap', uidInside: uid, uidOutside: facts.uid, uidCount: 1, gidInside: gid, gidOutside: facts.gid, gidCount: 1 });
+
+  // Mounts: the root view first, then binds, then private file systems, then what is hidden.
+  const write = writablePaths(policy, facts);
+  if (policy.filesystem.root === 'host') {
+    ops.push({ op: 'rootTmpfs' });
+    ops.push({ op: 'bind', source: '/', target: '/', readOnly: true, optional: false, idmapRoot: false });
+  } else {
+    ops.push({ op: 'rootBind', source: policy.filesystem.root });
+  }
+  for (const p of policy.filesystem.read) {
+    if (policy.filesystem.root === 'host' && !write.includes(p)) continue; // already visible read-only
+    ops.push({ op: 'bind', source: p, target: p, readOnly: true, optional: !facts.existing.has(p), idmapRoot: false });
+  }
+  for (const p of write) ops.push({ op: 'bind', source: p, target: p, readOnly: false, optional: false, idmapRoot: asRoot });
+  ops.push({ op: 'proc', target: '/proc' });
+  ops.push({ op: 'dev', target: '/dev' });
+  for (const t of policy.filesystem.tmpfs) ops.push({ op: 'tmpfs', target: t, sizeBytes: 0, mode: 0o1777 });
+  for (const h of facts.hide) ops.push({ op: 'hide', target: h.path });
+  ops.push({ op: 'pivotRoot' });
+  ops.push({ op: 'hostname', name: policy.hostname });
+
+  const lim = policy.limits;
+  const rlimit = (resource: 'cpu' | 'nofile' | 'fsize', v: number) => ops.push({ op: 'rlimit', resource, soft: BigInt(v), hard: BigInt(v) });
+  if (lim.cpuTimeSec !== undefined) rlimit('cpu', lim.cpuTimeSec);
+  if (lim.openFiles !== undefined) rlimit('nofile', lim.openFiles);
+  if (lim.fileSize !== undefined) rlimit('fsize', lim.fileSize);
+  // No core dumps: a crashing workload must not write its memory outside.
+  ops.push({ op: 'rlimit', resource: 'core', soft: 0n, hard: 0n });
+  void UNLIMITED;
+  if (facts.cgroupProcs.length > 0) ops.push({ op: 'cgroup', procsFiles: facts.cgroupProcs });
+
+  ops.push({ op: 'user', uid, gid, groups: [] });
+  ops.push({ op: 'capabilities', keep: policy.capabilities.map((c) => CAPABILITY_NUMBERS[c]!).sort((a, b) => a - b) });
+  ops.push({ op: 'setsid', terminal: facts.terminal });
+  ops.push({ op: 'noNewPrivs' });
+
+  let notes: string[] = [];
+  if (policy.landlock !== 'off') {
+    if (facts.landlockAbi < 1) dropped.push('landlock');
+    else {
+      const readable = policy.filesystem.root === 'host' ? ['/'] : ['/'];
+      const { ruleset, unavailable } = compileLandlock(
+        { read: readable, write: [...write, ...policy.filesystem.tmpfs], dev: '/dev', proc: '/proc', denyTcp: policy.network === 'none' },
+        Math.min(facts.landlockAbi, 7),
+        policy.landlock === 'required',
+      );
+      notes = unavailable;
+      ops.push({ op: 'landlock', ruleset });
+    }
+  }
+  if (facts.seccompProgram) ops.push({ op: 'seccomp', program: facts.seccompProgram, flags: 0, log: policy.syscalls.onViolation === 'log' });
+  ops.push({ op: 'exec', path: facts.program, argv: policy.command, env: facts.env, cwd: facts.cwd });
+  return { plan: { version: 1, ops, wallTimeoutMs: lim.wallTimeMs ?? 0 }, dropped, notes };
+}

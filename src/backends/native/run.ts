@@ -1,0 +1,180 @@
+/**
+ * The native backend: preflight the host, set up cgroups, compile the layers, hand the plan to the
+ * C helper, collect what it reports, clean up. The only code path from a Policy to a process.
+ */
+import { StockadeError } from '../../errors.js';
+import { probeHost, type HostFacts } from '../../host/probe.js';
+import { spawnHelper, type HelperRun } from '../../helper/client.js';
+import type { HelperStatus } from '../../helper/plan.js';
+import type { Policy } from '../../policy/types.js';
+import { createCgroup, type CgroupHandle } from './cgroup.js';
+import { event, type SandboxEvent } from './events.js';
+import { buildPlan, type PlanResult } from './plan-builder.js';
+import { seccompProgramFor } from './seccomp-for-policy.js';
+import { buildEnv, existingPaths, hiddenPaths, resolveProgram } from './view.js';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+
+export interface RunOptions {
+  /** stdio for the workload, as for child_process.spawn (default: inherit). */
+  stdio?: Array<'pipe' | 'inherit' | 'ignore' | number>;
+  /** The caller's working directory (default: process.cwd()). */
+  cwd?: string;
+  /** The caller's environment the policy's env.inherit copies from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Whether stdin is a terminal (for terminal: auto); default process.stdin.isTTY. */
+  stdinIsTty?: boolean;
+  /** Called for each event as it happens. */
+  onEvent?: (e: SandboxEvent) => void;
+  /** Host facts, when the caller already probed (doctor, repeated runs). */
+  host?: HostFacts;
+}
+
+export interface RunResult {
+  /** The workload's exit code, or null when it died from a signal. */
+  exitCode: number | null;
+  /** The signal that ended the workload, e.g. SIGKILL. */
+  signal: NodeJS.Signals | null;
+  events: SandboxEvent[];
+  /** Layers the policy asked for that this host could not enforce (best-effort runs only). */
+  dropped: string[];
+  timedOut: boolean;
+  durationMs: number;
+}
+
+let cachedHost: HostFacts | undefined;
+
+/** Host facts are probed once per process (they do not change while it runs). */
+export function hostFacts(): HostFacts {
+  cachedHost ??= probeHost();
+  return cachedHost;
+}
+
+/** Refuses, or records as dropped, each layer the host cannot enforce. */
+function preflight(policy: Policy, host: HostFacts): string[] {
+  const dropped: string[] = [];
+  const bestEffort = policy.enforcement === 'best-effort';
+  const refuse = (layer: string, why: string) => {
+    if (bestEffort) dropped.push(`${layer}: ${why}`);
+    else throw new StockadeError('unsupported', `${why}; or set enforcement: best-effort to run without it`, layer);
+  };
+  if (policy.syscalls.profile !== 'unconfined' && !host.seccomp) refuse('seccomp', 'this kernel has no seccomp filtering (CONFIG_SECCOMP_FILTER)');
+  if (host.uid !== 0 && !host.userns.ok) refuse('namespaces', host.userns.reason ?? 'user namespaces are unavailable');
+  if (policy.landlock !== 'off' && host.landlockAbi < 1) {
+    const why = host.landlockReason ?? 'Landlock is unavailable';
+    if (policy.landlock === 'best-effort' || bestEffort) dropped.push(`landlock: ${why}`);
+    else throw new StockadeError('unsupported', `${why}; or set landlock: best-effort`, 'landlock');
+  }
+  return dropped;
+}
+
+function statusEvent(s: HelperStatus): SandboxEvent | undefined {
+  switch (s.kind) {
+    case 'started': return event('sandbox', 'started', 'workload started', undefined, s.pid);
+    case 'warning': return event(s.step as SandboxEvent['layer'], 'warning', s.detail);
+    case 'error': return event(s.step as SandboxEvent['layer'], 'error', `${s.step} failed`, s.detail);
+    case 'timeout': return event('timeout', 'limit', 'wall time limit', `killed after ${s.afterMs} ms`);
+    default: return undefined;
+  }
+}
+
+export interface Prepared {
+  planned: PlanResult;
+  cgroup: CgroupHandle | undefined;
+  dropped: string[];
+  host: HostFacts;
+}
+
+/** Everything before the spawn; throws StockadeError with nothing left behind. */
+export function prepare(policy: Policy, opts: RunOptions = {}): Prepared {
+  const host = opts.host ?? hostFacts();
+  const dropped = preflight(policy, host);
+  const callerCwd = opts.cwd ?? process.cwd();
+  const cwd = policy.cwd ?? callerCwd;
+  const env = buildEnv(policy, opts.env ?? process.env);
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5);
+  const program = resolveProgram(policy.command, pathVar, policy.filesystem.root === 'host' ? '/' : policy.filesystem.root);
+  const existing = existingPaths(policy, cwd);
+  const granted = [...policy.filesystem.write, ...policy.filesystem.read, cwd];
+  const hide = hiddenPaths(policy.filesystem.hide, granted);
+  const seccompProgram = policy.syscalls.profile === 'unconfined' || !host.seccomp ? undefined
+    : seccompProgramFor(policy.syscalls, policy.capabilities, host.kernel);
+  let cgroup: CgroupHandle | undefined;
+  try {
+    cgroup = createCgroup(policy.limits, host);
+  } catch (e) {
+    if (!(e instanceof StockadeError) || policy.enforcement !== 'best-effort') throw e;
+    dropped.push(`cgroup limits: ${e.message}`);
+  }
+  const terminal = policy.terminal === 'auto' ? (opts.stdinIsTty ?? process.stdin.isTTY === true) : policy.terminal;
+  const facts = {
+    uid: host.uid, gid: process.getgid?.() ?? host.uid, cwd, program, env, hide, existing,
+    landlockAbi: host.landlockAbi, cgroupProcs: cgroup?.procsFiles ?? [], terminal,
+    ...(seccompProgram ? { seccompProgram } : {}),
+  };
+  const planned = buildPlan(policy, facts);
+  return { planned, cgroup, dropped: [...dropped, ...planned.dropped], host };
+}
+
+export interface Started {
+  child: ChildProcess;
+  result: Promise<RunResult>;
+}
+
+/** Starts the sandbox; `result` settles when the workload has ended and everything is cleaned up. */
+export function start(policy: Policy, opts: RunOptions = {}): Started {
+  const began = Date.now();
+  const prepared = prepare(policy, opts);
+  const events: SandboxEvent[] = [];
+  const emit = (e: SandboxEvent) => {
+    events.push(e);
+    opts.onEvent?.(e);
+  };
+  for (const d of prepared.dropped) emit(event(d.split(':')[0] as SandboxEvent['layer'], 'dropped', d));
+  let spawned: { child: ChildProcess; done: Promise<HelperRun> };
+  try {
+    spawned = spawnHelper(prepared.planned.plan, {
+      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+      onStatus: (s) => {
+        const e = statusEvent(s);
+        if (e) emit(e);
+      },
+    });
+  } catch (e) {
+    prepared.cgroup?.cleanup();
+    throw e;
+  }
+  const result = spawned.done.then((run) => finish(run, prepared, emit, events, began), (err) => {
+    prepared.cgroup?.cleanup();
+    throw err;
+  });
+  return { child: spawned.child, result };
+}
+
+function finish(run: HelperRun, prepared: Prepared, emit: (e: SandboxEvent) => void, events: SandboxEvent[], began: number): RunResult {
+  for (const e of prepared.cgroup?.events() ?? []) emit(event('cgroup', 'limit', e.what, e.detail));
+  prepared.cgroup?.cleanup();
+  const setupError = run.statuses.find((s) => s.kind === 'error');
+  if (setupError && setupError.kind === 'error' && setupError.step !== 'exec') {
+    throw new StockadeError('unsupported', `the sandbox could not be set up: ${setupError.step}: ${setupError.detail}`, setupError.step);
+  }
+  let signal: NodeJS.Signals | null = null;
+  if (run.exitSignal !== null) {
+    signal = signalName(run.exitSignal);
+    if (run.exitSignal === 31) emit(event('seccomp', 'blocked', 'killed by seccomp (SIGSYS)', 'the workload made a syscall the profile kills'));
+    if (run.exitSignal === 24) emit(event('rlimit', 'limit', 'cpu time limit', 'SIGXCPU at limits.cpuTime'));
+  }
+  emit(event('sandbox', 'exited', signal ? `killed by ${signal}` : `exited with ${run.exitCode}`));
+  return { exitCode: run.exitSignal !== null ? null : run.exitCode, signal, events, dropped: prepared.dropped, timedOut: run.timedOut, durationMs: Date.now() - began };
+}
+
+const SIGNALS: Record<number, NodeJS.Signals> = {
+  1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL',
+  10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 17: 'SIGCHLD', 18: 'SIGCONT',
+  19: 'SIGSTOP', 20: 'SIGTSTP', 24: 'SIGXCPU', 25: 'SIGXFSZ', 31: 'SIGSYS',
+};
+
+export function signalName(n: number): NodeJS.Signals {
+  return SIGNALS[n] ?? (`SIG${n}` as NodeJS.Signals);
+}
+
+export type { StdioOptions };

@@ -1,0 +1,100 @@
+/** `stockade run [flags] -- CMD...`: run a command under a policy. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { StockadeError } from '../errors.js';
+import { start } from '../backends/native/run.js';
+import type { SandboxEvent } from '../backends/native/events.js';
+import { defaultPolicy } from '../policy/defaults.js';
+import { parsePolicyText } from '../policy/load.js';
+import { applyOverrides } from '../policy/overrides.js';
+import type { Policy } from '../policy/types.js';
+import { one, parseArgs } from './args.js';
+import type { Io } from './io.js';
+
+export const RUN_HELP = `usage: stockade run [--policy FILE] [flags] -- COMMAND [ARG...]
+
+Runs COMMAND confined. Without a policy: the host root read-only, the current directory writable,
+a private /tmp, no network, the stockade:default seccomp profile, no capabilities, Landlock, and the
+host's secrets hidden (docs/policy.md lists them).
+
+  --policy FILE     a policy (YAML, JSON or TOML); flags below override it for this run
+  --read PATH       also visible read-only (repeatable)
+  --write PATH      also writable (repeatable)
+  --hide PATH       also hidden (repeatable)
+  --net MODE        none, loopback or host
+  --memory SIZE     memory limit, e.g. 512M
+  --pids N          process limit
+  --timeout DUR     wall-time limit, e.g. 30s
+  --rootfs DIR      use DIR as the root file system instead of the host's
+  --best-effort     run even when the host cannot enforce a layer; report what was dropped
+  --events FILE     write every event as a JSON line to FILE
+  --verbose         print events to stderr as they happen
+
+Exit status: the command's, 128+N when it died from signal N, 2 for bad input, 1 when the host
+cannot enforce the policy.`;
+
+export function loadPolicyFile(path: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new StockadeError('io', `cannot read the policy: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, path);
+  }
+  return parsePolicyText(text, path);
+}
+
+function describe(e: SandboxEvent): string {
+  return `stockade: [${e.layer}] ${e.what}${e.detail ? `: ${e.detail}` : ''}`;
+}
+
+export async function runCommand(argv: string[], io: Io): Promise<number> {
+  const p = parseArgs(argv, {
+    policy: { value: true }, read: { value: true, repeat: true }, write: { value: true, repeat: true },
+    hide: { value: true, repeat: true }, net: { value: true }, memory: { value: true }, pids: { value: true },
+    timeout: { value: true }, rootfs: { value: true }, 'best-effort': {}, events: { value: true }, verbose: {}, help: {},
+  }, 'run');
+  if (p.bools.has('help')) {
+    io.out(RUN_HELP);
+    return 0;
+  }
+  const policyPath = one(p, 'policy');
+  const base = policyPath ? loadPolicyFile(policyPath) : defaultPolicy();
+  const cwd = process.cwd();
+  const policy = applyOverrides(base, {
+    read: p.flags.get('read'), write: p.flags.get('write'), hide: p.flags.get('hide'), net: one(p, 'net'),
+    memory: one(p, 'memory'), pids: one(p, 'pids'), timeout: one(p, 'timeout'), rootfs: one(p, 'rootfs'),
+    bestEffort: p.bools.has('best-effort'), command: p.operands,
+  }, cwd);
+  if (policy.command.length === 0) {
+    throw new StockadeError('usage', 'no command to run: put it after --, or set command: in the policy', 'stockade run');
+  }
+  const verbose = p.bools.has('verbose');
+  const eventsFile = one(p, 'events');
+  const started = start(policy, { onEvent: (e) => { if (verbose || e.kind === 'dropped') io.err(describe(e)); } });
+  // Signals to stockade go to the sandbox (the helper forwards them to the workload).
+  const forward = (sig: NodeJS.Signals) => () => started.child.kill(sig);
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const).map((s) => {
+    const h = forward(s);
+    process.on(s, h);
+    return [s, h] as const;
+  });
+  try {
+    const r = await started.result;
+    if (eventsFile) {
+      try {
+        writeFileSync(eventsFile, r.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      } catch (e) {
+        throw new StockadeError('io', `cannot write events: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, eventsFile);
+      }
+    }
+    if (!verbose) for (const e of r.events) if (e.kind === 'blocked' || e.kind === 'limit') io.err(describe(e));
+    if (r.signal) return 128 + (SIGNAL_NUMBERS[r.signal] ?? 0);
+    return r.exitCode ?? 1;
+  } finally {
+    for (const [s, h] of handlers) process.off(s, h);
+  }
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10,
+  SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGXCPU: 24, SIGXFSZ: 25, SIGSYS: 31,
+};
