@@ -27,6 +27,16 @@ export interface CompiledFilter {
 
 const U32_MAX = 0xffffffff;
 
+const knownCache = new Map<Arch, number[]>();
+function knownNumbers(arch: Arch): number[] {
+  let k = knownCache.get(arch);
+  if (!k) {
+    k = syscallsOf(arch).map(([, nr]) => nr); // sorted by number
+    knownCache.set(arch, k);
+  }
+  return k;
+}
+
 function regionFor(b: Builder, filter: SeccompFilter, arch: Arch, lo: number, hi: number): Region {
   const rules = filter.rules[arch] ?? [];
   const byNrRules = new Map<number, Rule[]>();
@@ -38,11 +48,11 @@ function regionFor(b: Builder, filter: SeccompFilter, arch: Arch, lo: number, hi
   const fill = b.ret(filter.defaultAction);
   const byNr = new Map<number, Node>();
   for (const [nr, list] of byNrRules) byNr.set(nr, compileSyscall(b, list, fill));
-  return { lo, hi, byNr, fill, known: new Set(syscallsOf(arch).map(([, nr]) => nr)) };
+  return { lo, hi, byNr, fill, known: knownNumbers(arch) };
 }
 
 function killRegion(b: Builder, lo: number, hi: number): Region {
-  return { lo, hi, byNr: new Map(), fill: b.ret(RET.KILL_PROCESS), known: new Set() };
+  return { lo, hi, byNr: new Map(), fill: b.ret(RET.KILL_PROCESS), known: [] };
 }
 
 /** The dispatch for everything that arrives with one AUDIT_ARCH value. */

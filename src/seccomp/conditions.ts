@@ -47,14 +47,21 @@ function compileAlts(b: Builder, alts: readonly Alt[], tail: Node): Node {
   if (alts[0]!.conds.length === 0) return b.ret(alts[0]!.action);
   const split = splitCandidate(alts);
   if (split !== undefined) {
+    // Each split removes the full-width conditions on one argument, so this recursion is at most
+    // six levels deep.
     const zero = compileAlts(b, specialize(alts, split, true), tail);
     const nonzero = compileAlts(b, specialize(alts, split, false), tail);
     return b.ld(argWordOffset(split, true), b.jmp('jeq', 0, zero, nonzero));
   }
-  const rest = compileAlts(b, alts.slice(1), tail);
-  let node = b.ret(alts[0]!.action);
-  const conds = [...alts[0]!.conds].sort((x, y) => x.index - y.index || Number(x.lo32) - Number(y.lo32));
-  for (let i = conds.length - 1; i >= 0; i--) node = compileCond(b, conds[i]!, node, rest);
+  // A plain chain, built from the last rule back (iteratively: profiles may hold thousands of rules).
+  let node = tail;
+  for (let i = alts.length - 1; i >= 0; i--) {
+    const alt = alts[i]!;
+    let n = b.ret(alt.action);
+    const conds = [...alt.conds].sort((x, y) => x.index - y.index || Number(x.lo32) - Number(y.lo32));
+    for (let j = conds.length - 1; j >= 0; j--) n = compileCond(b, conds[j]!, n, node);
+    node = n;
+  }
   return node;
 }
 

@@ -22,8 +22,8 @@ export interface Region {
   byNr: ReadonlyMap<number, Node>;
   /** Outcome for every other number in [lo, hi]. */
   fill: Node;
-  /** Known syscall numbers in the region (for weighting). */
-  known: ReadonlySet<number>;
+  /** Known syscall numbers of the region's arch, sorted (for weighting). */
+  known: readonly number[];
 }
 
 /** Splits regions (sorted, disjoint, together covering 0..2^32-1) into merged segments. */
@@ -41,7 +41,7 @@ export function segmentsOf(regions: readonly Region[]): Segment[] {
     const nrs = [...r.byNr.keys()].filter((n) => n >= r.lo && n <= r.hi).sort((a, b) => a - b);
     for (const nr of nrs) {
       if (nr > at) push(at, nr - 1, r.fill, countKnown(r.known, at, nr - 1));
-      push(nr, nr, r.byNr.get(nr)!, r.known.has(nr) ? 1 : 0);
+      push(nr, nr, r.byNr.get(nr)!, countKnown(r.known, nr, nr));
       at = nr + 1;
     }
     if (at <= r.hi) push(at, r.hi, r.fill, countKnown(r.known, at, r.hi));
@@ -49,10 +49,20 @@ export function segmentsOf(regions: readonly Region[]): Segment[] {
   return segs;
 }
 
-function countKnown(known: ReadonlySet<number>, lo: number, hi: number): number {
-  let n = 0;
-  for (const k of known) if (k >= lo && k <= hi) n++;
-  return n;
+/** How many of the sorted `known` numbers lie in [lo, hi]. */
+function countKnown(known: readonly number[], lo: number, hi: number): number {
+  return lowerBound(known, hi + 1) - lowerBound(known, lo);
+}
+
+function lowerBound(xs: readonly number[], v: number): number {
+  let a = 0;
+  let b = xs.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (xs[m]! < v) a = m + 1;
+    else b = m;
+  }
+  return a;
 }
 
 /**

@@ -30,14 +30,16 @@ function knownA(order: readonly Node[]): Map<number, number | undefined> {
   return entry;
 }
 
-type Item =
-  | { kind: 'node'; node: Node; farT?: boolean; farF?: boolean; fallJa?: boolean }
-  | { kind: 'ja'; target: Node }
-  | { kind: 'ret'; k: number };
+/** A node and the trampolines laid out right after it (for jt, then for jf, or a fall-through JA). */
+interface Slot {
+  node: Node;
+  farT?: Node;
+  farF?: Node;
+  fallJa?: Node;
+}
 
-/** Trampoline for a jump to `target`: a RET copy when the target is a RET, else a JA. */
-function trampoline(target: Node): Item {
-  return target.t === 'ret' ? { kind: 'ret', k: target.k } : { kind: 'ja', target };
+function size(s: Slot): number {
+  return 1 + (s.farT ? 1 : 0) + (s.farF ? 1 : 0) + (s.fallJa ? 1 : 0);
 }
 
 export function layout(root: Node): Insn[] {
@@ -48,56 +50,63 @@ export function layout(root: Node): Insn[] {
     while (n.t === 'ld' && redundant.has(n.id)) n = n.next;
     return n;
   };
-  const items: Item[] = all.filter((n) => !redundant.has(n.id)).map((node) => ({ kind: 'node', node }));
-
+  const slots: Slot[] = all.filter((n) => !redundant.has(n.id)).map((node) => ({ node }));
+  // Each pass finds every jump that does not fit under the current positions and gives it a
+  // trampoline; trampolines only lengthen jumps, so a few passes reach a fixed point.
   for (;;) {
     const pos = new Map<number, number>();
-    items.forEach((it, i) => { if (it.kind === 'node') pos.set(it.node.id, i); });
-    const at = (n: Node) => pos.get(alias(n).id)!;
+    let at = 0;
+    for (const s of slots) {
+      pos.set(s.node.id, at);
+      at += size(s);
+    }
+    const where = (n: Node) => pos.get(alias(n).id)!;
     let changed = false;
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i]!;
-      if (it.kind !== 'node') continue;
-      const n = it.node;
-      if ((n.t === 'ld' || n.t === 'and') && !it.fallJa && at(n.next) !== i + 1) {
-        it.fallJa = true;
-        items.splice(i + 1, 0, { kind: 'ja', target: alias(n.next) });
+    for (const s of slots) {
+      const i = pos.get(s.node.id)!;
+      const n = s.node;
+      if ((n.t === 'ld' || n.t === 'and') && !s.fallJa && where(n.next) !== i + 1) {
+        s.fallJa = alias(n.next);
         changed = true;
-        break;
-      }
-      if (n.t === 'jmp') {
-        if (!it.farT && at(n.jt) - i - 1 > MAX_COND_JUMP) {
-          it.farT = true;
-          items.splice(i + 1, 0, trampoline(alias(n.jt)));
+      } else if (n.t === 'jmp') {
+        if (!s.farT && where(n.jt) - i - 1 > MAX_COND_JUMP) {
+          s.farT = alias(n.jt);
           changed = true;
-          break;
         }
-        if (!it.farF && at(n.jf) - i - 1 > MAX_COND_JUMP) {
-          it.farF = true;
-          items.splice(i + 1 + (it.farT ? 1 : 0), 0, trampoline(alias(n.jf)));
+        if (!s.farF && where(n.jf) - i - 1 > MAX_COND_JUMP) {
+          s.farF = alias(n.jf);
           changed = true;
-          break;
         }
       }
     }
-    if (!changed) return emit(items, at);
+    if (!changed) return emit(slots, where, pos);
   }
 }
 
-function emit(items: readonly Item[], at: (n: Node) => number): Insn[] {
-  return items.map((it, i) => {
-    if (it.kind === 'ret') return insn(OP.RET, it.k);
-    if (it.kind === 'ja') return insn(OP.JA, at(it.target) - i - 1);
-    const n = it.node;
+/** A trampoline to `target`: a copy of its RET when it is one (one instruction fewer to run), else a JA. */
+function trampoline(target: Node, at: number, where: (n: Node) => number): Insn {
+  return target.t === 'ret' ? insn(OP.RET, target.k) : insn(OP.JA, where(target) - at - 1);
+}
+
+function emit(slots: readonly Slot[], where: (n: Node) => number, pos: Map<number, number>): Insn[] {
+  const out: Insn[] = [];
+  for (const s of slots) {
+    const i = pos.get(s.node.id)!;
+    const n = s.node;
     switch (n.t) {
-      case 'ret': return insn(OP.RET, n.k);
-      case 'ld': return insn(OP.LD_ABS, n.off);
-      case 'and': return insn(OP.AND, n.k);
+      case 'ret': out.push(insn(OP.RET, n.k)); break;
+      case 'ld': out.push(insn(OP.LD_ABS, n.off)); break;
+      case 'and': out.push(insn(OP.AND, n.k)); break;
       case 'jmp': {
-        const jt = it.farT ? 0 : at(n.jt) - i - 1;
-        const jf = it.farF ? (it.farT ? 1 : 0) : at(n.jf) - i - 1;
-        return insn(JUMP_CODE[n.op], n.k, jt, jf);
+        const jt = s.farT ? 0 : where(n.jt) - i - 1;
+        const jf = s.farF ? (s.farT ? 1 : 0) : where(n.jf) - i - 1;
+        out.push(insn(JUMP_CODE[n.op], n.k, jt, jf));
       }
     }
-  });
+    let at = i + 1;
+    for (const t of [s.farT, s.farF, s.fallJa]) {
+      if (t) out.push(trampoline(t, at++, where));
+    }
+  }
+  return out;
 }

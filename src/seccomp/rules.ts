@@ -84,7 +84,10 @@ function condMeasure(c: Cond): bigint {
  * admits for it (for several conditions on one argument, the smallest of their counts). Smaller is
  * more specific.
  */
+const FULL_MEASURE = (U64 + 1n) ** 6n;
+
 export function ruleMeasure(r: Rule): bigint {
+  if (r.conds.length === 0) return FULL_MEASURE;
   let m = 1n;
   for (let i = 0; i < 6; i++) {
     let best = U64 + 1n;
@@ -108,6 +111,7 @@ export function sortBySpecificity(rules: readonly Rule[]): Rule[] {
 
 /** True when no argument tuple can satisfy the rule (for example LT 0, or conflicting EQs). */
 export function ruleIsUnsatisfiable(r: Rule): boolean {
+  if (r.conds.length === 0) return false;
   if (ruleMeasure(r) === 0n) return true;
   for (let i = 0; i < 6; i++) {
     const eqs = r.conds.filter((c) => c.index === i && c.op === 'EQ');
