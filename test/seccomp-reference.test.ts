@@ -8,6 +8,7 @@ import { profileFromJson } from '../src/seccomp/profile.js';
 import { resolveProfile } from '../src/seccomp/resolve.js';
 import { compileFilter } from '../src/seccomp/compile.js';
 import { checkProgram, emulate, type SeccompData } from '../src/seccomp/emulate.js';
+import type { Insn } from '../src/seccomp/bpf.js';
 import { evaluate } from '../src/seccomp/reference.js';
 import { formatAction } from '../src/seccomp/actions.js';
 import { AUDIT_ARCH, type Arch } from '../src/seccomp/arch.js';
@@ -100,7 +101,7 @@ test('reference differential: emulator(compiled) == evaluate(resolved) on >= 100
     const g = randomProfile(rng);
     const profile = profileFromJson(g.json, `random#${profiles}`);
     const filter = resolveProfile(profile, { native: g.arches[0]!, arches: g.arches, caps: [], kernel: [6, 18] });
-    let program;
+    let program: Insn[];
     try {
       program = compileFilter(filter).program;
     } catch (e) {
