@@ -13,6 +13,8 @@ const cflags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOUR
 /** name -> source files (relative to native/). Missing sources mean the target is not part of this tree yet. */
 const targets = {
   'seccomp-probe': ['probe/seccomp_probe.c'],
+  'stockade-helper': ['helper/main.c', 'helper/plan.c', 'helper/plan_check.c', 'helper/plan_json.c', 'helper/status.c', 'helper/monitor.c', 'helper/ns.c',
+    'helper/mounts.c', 'helper/sandbox.c', 'helper/caps.c', 'helper/landlock.c', 'helper/seccomp.c', 'helper/pty.c'],
   'host-probe': ['probe/host_probe.c'],
 };
 
@@ -27,7 +29,9 @@ for (const [name, sources] of Object.entries(targets)) {
   const paths = sources.map((s) => join(root, 'native', s));
   if (!paths.every((p) => existsSync(p))) continue;
   const bin = join(out, name);
-  const headers = readdirSync(join(root, 'native')).filter((f) => f.endsWith('.h')).map((f) => join(root, 'native', f));
+  // Headers beside any of the sources count as inputs too.
+  const dirs = [...new Set(paths.map((p) => dirname(p)))];
+  const headers = dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.h')).map((f) => join(d, f)));
   const newest = Math.max(...[...paths, ...headers].map((p) => statSync(p).mtimeMs));
   if (existsSync(bin) && statSync(bin).mtimeMs >= newest) continue;
   const r = spawnSync(cc, [...cflags, '-o', bin, ...paths], { stdio: 'inherit' });

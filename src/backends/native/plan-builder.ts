@@ -64,6 +64,10 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   } else {
     ops.push({ op: 'rootBind', source: policy.filesystem.root });
   }
+  // Private tmpfs first, so a granted path inside one (the working directory under /tmp) is
+  // bound on top of it; a tmpfs on a granted path itself is left out: the grant wins.
+  const tmpfs = policy.filesystem.tmpfs.filter((t) => !write.includes(t));
+  for (const t of tmpfs) ops.push({ op: 'tmpfs', target: t, sizeBytes: 0, mode: 0o1777 });
   for (const p of policy.filesystem.read) {
     if (policy.filesystem.root === 'host' && !write.includes(p)) continue; // already visible read-only
     ops.push({ op: 'bind', source: p, target: p, readOnly: true, optional: !facts.existing.has(p), idmapRoot: false });
@@ -71,7 +75,6 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   for (const p of write) ops.push({ op: 'bind', source: p, target: p, readOnly: false, optional: false, idmapRoot: asRoot });
   ops.push({ op: 'proc', target: '/proc' });
   ops.push({ op: 'dev', target: '/dev' });
-  for (const t of policy.filesystem.tmpfs) ops.push({ op: 'tmpfs', target: t, sizeBytes: 0, mode: 0o1777 });
   for (const h of facts.hide) ops.push({ op: 'hide', target: h.path });
   ops.push({ op: 'pivotRoot' });
   ops.push({ op: 'hostname', name: policy.hostname });
@@ -97,7 +100,7 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
     else {
       const readable = policy.filesystem.root === 'host' ? ['/'] : ['/'];
       const { ruleset, unavailable } = compileLandlock(
-        { read: readable, write: [...write, ...policy.filesystem.tmpfs], dev: '/dev', proc: '/proc', denyTcp: policy.network === 'none' },
+        { read: readable, write: [...write, ...tmpfs], dev: '/dev', proc: '/proc', denyTcp: policy.network === 'none' },
         Math.min(facts.landlockAbi, 7),
         policy.landlock === 'required',
       );

@@ -1,0 +1,210 @@
+/*
+ * helper.h: what the files of stockade-helper share.
+ *
+ *   main.c       entry point, plan intake, --decode
+ *   plan.c       bounds-checked decoding of the plan (no syscalls: fuzzed)
+ *   plan_check.c whole-plan validation (op order, repetitions, requirements); op and phase names
+ *   plan_json.c  the canonical JSON rendering of a decoded plan (--decode, tests)
+ *   status.c     JSON status lines on the status descriptor; string buffers
+ *   monitor.c    the monitor: clone, id maps, cgroup join, signals, timeout, the workload's result
+ *   ns.c         namespace details: uid/gid maps, loopback, throwaway user namespaces for idmaps
+ *   mounts.c     the mount phase: staging, binds, tmpfs, proc, dev, hide, pivot_root
+ *   sandbox.c    the sandbox init (pid 1, reaper) and the workload's setup up to execve
+ *   caps.c       rlimits, identity (user op), capabilities, no_new_privs
+ *   landlock.c   Landlock
+ *   seccomp.c    seccomp
+ *   pty.c        the terminal: pty pair, relay, raw mode, window size
+ *
+ * Error convention (crun style): a function that fails reports one status line naming what it was
+ * doing (status_error) and returns -1; its caller only propagates the -1.
+ */
+#ifndef STOCKADE_HELPER_H
+#define STOCKADE_HELPER_H
+
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* The plan (wire format: docs/protocol.md).                                                    */
+
+#define PLAN_MAGIC "STKP"
+#define PLAN_VERSION 1
+#define PLAN_HEADER_SIZE 24u
+#define PLAN_MAX_BYTES (16u << 20)
+#define PLAN_MAX_OPS 4096u
+#define PLAN_MAX_LIST 65536u      /* argv, env, groups, cgroup files, Landlock rules */
+#define PLAN_MAX_STRING (1u << 20)
+#define PLAN_MAX_PATH 4095u       /* PATH_MAX without its NUL */
+#define PLAN_MAX_BPF_INSNS 4096u  /* BPF_MAXINSNS */
+#define PLAN_FLAG_VERBOSE 1u
+
+/* Op codes on the wire; the order is the order of PHASES in src/helper/plan.ts. */
+enum op_kind {
+    OP_NAMESPACES = 1, OP_IDMAP, OP_ROOT_TMPFS, OP_ROOT_BIND, OP_BIND, OP_TMPFS, OP_PROC, OP_DEV,
+    OP_MKDIR, OP_SYMLINK, OP_HIDE, OP_PIVOT_ROOT, OP_HOSTNAME, OP_RLIMIT, OP_CGROUP, OP_USER,
+    OP_CAPABILITIES, OP_SETSID, OP_NO_NEW_PRIVS, OP_LANDLOCK, OP_SECCOMP, OP_EXEC, OP_KIND_END
+};
+
+/* Phases; their names are the `step` of status lines. */
+enum phase {
+    PH_NAMESPACES, PH_IDMAP, PH_MOUNT, PH_HOSTNAME, PH_RLIMIT, PH_CGROUP, PH_USER, PH_CAPABILITIES,
+    PH_SETSID, PH_NO_NEW_PRIVS, PH_LANDLOCK, PH_SECCOMP, PH_EXEC, PH_END
+};
+
+#define NS_USER 0x01u
+#define NS_PID 0x02u
+#define NS_MOUNT 0x04u
+#define NS_NET 0x08u
+#define NS_UTS 0x10u
+#define NS_IPC 0x20u
+#define NS_CGROUP 0x40u
+#define NS_ALL 0x7fu
+
+#define BIND_READ_ONLY 0x01u
+#define BIND_OPTIONAL 0x02u
+#define BIND_IDMAP_ROOT 0x04u
+
+struct ll_path { char *path; uint64_t access; bool optional; };
+struct ll_port { uint32_t port; uint64_t access; };
+
+struct op {
+    enum op_kind kind;
+    union {
+        uint32_t ns; /* NS_* */
+        struct { uint32_t uid_in, uid_out, uid_count, gid_in, gid_out, gid_count; } idmap;
+        /* rootBind (source), bind, tmpfs, proc, dev, mkdir, hide (target), symlink (source = the
+         * link's contents, target = linkPath) */
+        struct { char *source, *target; uint32_t flags, mode; uint64_t size; } mnt;
+        char *hostname;
+        struct { uint32_t resource; uint64_t soft, hard; } rlimit;
+        struct { uint32_t n; char **files; } cgroup;
+        struct { uint32_t uid, gid, ngroups; uint32_t *groups; } user;
+        uint64_t keep; /* capability bit mask */
+        bool terminal;
+        struct {
+            uint32_t abi, npaths, nports;
+            bool required;
+            uint64_t fs, net, scoped;
+            struct ll_path *paths;
+            struct ll_port *ports;
+        } landlock;
+        struct { uint32_t flags, len; bool log; uint8_t *prog; } seccomp;
+        struct { char *path, *cwd; uint32_t argc, envc; char **argv, **envp; } exec;
+    } u;
+};
+
+struct arena { struct arena_chunk *head; };
+
+struct plan {
+    bool verbose;
+    uint64_t wall_timeout_ms;
+    uint32_t nops;
+    struct op *ops;
+    struct arena arena;
+    uint32_t ns;                          /* namespaces asked for (0 without the op) */
+    const struct op *first[OP_KIND_END];  /* the first op of each kind, NULL when absent */
+};
+
+int plan_decode(const uint8_t *buf, size_t len, struct plan *out, char *err, size_t errlen);
+void plan_free(struct plan *p);
+const char *op_name(enum op_kind k);
+enum phase op_phase(enum op_kind k);
+const char *phase_name(enum phase ph);
+const char *rlimit_name(uint32_t resource);
+bool plan_validate(struct plan *p, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------------------------ */
+/* String buffers and status lines (status.c).                                                  */
+
+struct sbuf { char *p; size_t len, cap; bool dynamic, overflow; };
+void sb_fixed(struct sbuf *b, char *mem, size_t cap);
+void sb_dynamic(struct sbuf *b);
+void sb_add(struct sbuf *b, const char *s, size_t n);
+void sb_puts(struct sbuf *b, const char *s);
+void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_json_str(struct sbuf *b, const char *s);
+void sb_free(struct sbuf *b);
+
+void plan_render_json(const struct plan *p, struct sbuf *out);
+
+void status_setup(int fd, bool verbose);
+int status_fd(void);
+void status_step(enum phase ph);
+int status_error(const char *step, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void status_warning(const char *step, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void status_event(const char *kind, const char *field, long long value);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Processes.                                                                                   */
+
+/* Exit statuses of the helper itself (the workload's own status is passed through). */
+#define EXIT_SETUP 125      /* the plan or a setup step failed; an error line says which */
+#define EXIT_EXEC_OTHER 126 /* execve failed for another reason than ENOENT */
+#define EXIT_EXEC_NOENT 127
+
+/* Messages on the monitor <-> sandbox socket (SOCK_SEQPACKET, one byte tag first). */
+#define MSG_GO 'G'      /* monitor -> init: maps and cgroups are in place, go on */
+#define MSG_EXEC 'S'    /* workload -> monitor: about to execve (the kernel attaches its pid) */
+#define MSG_ACK 'A'     /* monitor -> workload: "started" is reported, go on */
+#define MSG_RESULT 'R'  /* init -> monitor: struct result_msg */
+#define MSG_PTY 'P'     /* init -> monitor: the master of the sandbox's own pty (SCM_RIGHTS) */
+struct result_msg { char tag; uint8_t exec_ok; int32_t wait_status; };
+
+/* What the sandbox side inherits from the monitor. */
+struct sandbox_ctx {
+    const struct plan *plan;
+    int sync_fd;          /* the sandbox's end of the socket */
+    int pty_slave;        /* -1 without a terminal */
+    sigset_t orig_mask;   /* the caller's signal mask, restored before execve */
+    struct sigaction orig_sigpipe;
+};
+
+/* The signals the monitor and the init forward to the workload. */
+extern const int forwarded_signals[];
+extern const size_t n_forwarded_signals;
+
+int monitor_run(const struct plan *plan);
+void sandbox_init_main(struct sandbox_ctx *c) __attribute__((noreturn));
+
+/* ns.c */
+int write_id_maps(pid_t pid, const struct op *idmap, bool unprivileged);
+int loopback_up(void);
+int idmap_userns_fd(uid_t uid, gid_t gid, const char *proc_dir);
+
+/* mounts.c: ops [*i, ...] of the mount phase; leaves *i past pivotRoot. */
+int mount_phase(const struct plan *p, uint32_t *i);
+
+/* caps.c */
+int apply_rlimit(const struct op *op);
+int apply_user(const struct op *op, bool keep_caps, bool in_userns);
+int apply_capabilities(const struct op *op);
+int apply_no_new_privs(void);
+
+/* landlock.c, seccomp.c */
+int apply_landlock(const struct op *op);
+int apply_seccomp(const struct op *op);
+
+/* pty.c */
+int pty_open(int *master, int *slave);
+int pty_open_inside(int *slave, const struct op *user);
+int pty_attach(int slave);
+void pty_raw_mode(void);
+void pty_restore_mode(void);
+void pty_copy_winsize(int master);
+struct relay {
+    int master;
+    bool in_open, out_open; /* stdin not at EOF yet; the master not at EIO (a slave is open) */
+    size_t in_len;          /* bytes read from stdin, not yet written to the master */
+    char in[4096], out[4096];
+};
+void relay_init(struct relay *r, int master);
+void relay_switch(struct relay *r, int master);
+int relay_pollfds(struct relay *r, struct pollfd *pfd);
+void relay_handle(struct relay *r, const struct pollfd *pfd, int n);
+void relay_drain(struct relay *r);
+
+#endif

@@ -1,0 +1,248 @@
+// The plan's wire encoding, checked from both ends: the TypeScript encoder (src/helper/protocol.ts)
+// writes each vector, the C decoder (`stockade-helper --decode`) reads it back and prints its canonical
+// JSON, which must be the vector itself. Malformed plans must be refused whole, with a `plan` error
+// naming the problem, and exit status 125.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StockadeError } from '../src/errors.js';
+import type { Plan, PlanOp } from '../src/helper/plan.js';
+import { encodePlan, OPCODES, parseStatusLine, PLAN_HEADER_SIZE } from '../src/helper/protocol.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const helper = join(root, 'native', 'build', 'stockade-helper');
+const NO_HELPER = existsSync(helper) ? false : `${helper} is not built (node scripts/build-native.mjs needs gcc)`;
+
+const U64_MAX = (1n << 64n) - 1n;
+const exec: PlanOp = { op: 'exec', path: '/bin/true', argv: ['true'], env: [], cwd: '/' };
+
+const VECTORS: Record<string, Plan> = {
+  minimal: { version: 1, wallTimeoutMs: 0, ops: [exec] },
+  'every op': {
+    version: 1,
+    verbose: true,
+    wallTimeoutMs: 2 ** 53 - 1,
+    ops: [
+      { op: 'namespaces', ns: { user: true, pid: true, mount: true, net: false, uts: true, ipc: false, cgroup: true } },
+      { op: 'idmap', uidInside: 0, uidOutside: 65534, uidCount: 1, gidInside: 0, gidOutside: 65534, gidCount: 1 },
+      { op: 'rootTmpfs' },
+      { op: 'bind', source: '/usr', target: '/usr', readOnly: true, optional: false, idmapRoot: false },
+      { op: 'bind', source: '/srv/données é', target: '/data', readOnly: false, optional: true, idmapRoot: true },
+      { op: 'tmpfs', target: '/tmp', sizeBytes: 64 * 1024 * 1024, mode: 0o1777 },
+      { op: 'proc', target: '/proc' },
+      { op: 'dev', target: '/dev' },
+      { op: 'mkdir', target: '/run/x', mode: 0o700 },
+      { op: 'symlink', target: 'usr/bin', linkPath: '/bin' },
+      { op: 'hide', target: '/usr/secret"quote\\back\nnl' },
+      { op: 'pivotRoot' },
+      { op: 'hostname', name: 'sandbox' },
+      { op: 'rlimit', resource: 'nofile', soft: 64n, hard: 4096n },
+      { op: 'rlimit', resource: 'core', soft: 0n, hard: U64_MAX },
+      { op: 'cgroup', procsFiles: ['/sys/fs/cgroup/pids/x/cgroup.procs', '/sys/fs/cgroup/memory/x/cgroup.procs'] },
+      { op: 'user', uid: 65534, gid: 65534, groups: [65534, 4294967295] },
+      { op: 'capabilities', keep: [10, 0, 40, 10] },
+      { op: 'setsid', terminal: true },
+      { op: 'noNewPrivs' },
+      {
+        op: 'landlock',
+        ruleset: {
+          abi: 7, handledFs: (1n << 16n) - 1n, handledNet: 3n, scoped: 3n, required: true,
+          paths: [{ path: '/usr', access: 0x400dn, optional: false }, { path: '/opt', access: 1n, optional: true }],
+          ports: [{ port: 443, access: 2n }, { port: 0, access: 1n }],
+        },
+      },
+      { op: 'seccomp', program: Buffer.from('0600000000000000', 'hex'), flags: 4, log: true },
+      { op: 'exec', path: 'sh', argv: ['sh', '-c', 'echo "$HOME" ✓'], env: ['HOME=/', 'EMPTY='], cwd: '/home/ü' },
+    ],
+  },
+  'root bind, empty lists': {
+    version: 1,
+    wallTimeoutMs: 1500,
+    ops: [
+      { op: 'namespaces', ns: { user: false, pid: false, mount: true, net: true, uts: false, ipc: true, cgroup: false } },
+      { op: 'rootBind', source: '/srv/rootfs' },
+      { op: 'pivotRoot' },
+      { op: 'user', uid: 0, gid: 0, groups: [] },
+      { op: 'capabilities', keep: [] },
+      { op: 'landlock', ruleset: { abi: 1, handledFs: 1n, handledNet: 0n, scoped: 0n, required: false, paths: [], ports: [] } },
+      { op: 'exec', path: '/bin/x', argv: [], env: [], cwd: '/' },
+    ],
+  },
+};
+
+/** The canonical JSON rendering (see native/helper/plan_json.c) of a plan. */
+function canonical(plan: Plan): unknown {
+  const op = (o: PlanOp): unknown => {
+    switch (o.op) {
+      case 'rlimit':
+        return { ...o, soft: String(o.soft), hard: String(o.hard) };
+      case 'capabilities':
+        return { op: o.op, keep: [...new Set(o.keep)].sort((a, b) => a - b) };
+      case 'seccomp':
+        return { op: o.op, program: o.program.toString('hex'), flags: o.flags, log: o.log };
+      case 'landlock': {
+        const r = o.ruleset;
+        return {
+          op: o.op,
+          ruleset: {
+            abi: r.abi, handledFs: String(r.handledFs), handledNet: String(r.handledNet), scoped: String(r.scoped),
+            paths: r.paths.map((p) => ({ path: p.path, access: String(p.access), optional: p.optional })),
+            ports: r.ports.map((p) => ({ port: p.port, access: String(p.access) })),
+            required: r.required,
+          },
+        };
+      }
+      default:
+        return o;
+    }
+  };
+  return { version: plan.version, verbose: plan.verbose ?? false, wallTimeoutMs: plan.wallTimeoutMs, ops: plan.ops.map(op) };
+}
+
+function decode(bytes: Buffer): { status: number | null; stdout: string } {
+  const r = spawnSync(helper, ['--decode'], { input: bytes, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout };
+}
+
+for (const [name, plan] of Object.entries(VECTORS)) {
+  test(`vector "${name}": the helper decodes what the encoder wrote`, { skip: NO_HELPER }, () => {
+    const r = decode(encodePlan(plan));
+    assert.equal(r.status, 0, r.stdout);
+    assert.deepEqual(JSON.parse(r.stdout), canonical(plan));
+  });
+}
+
+test('the minimal plan, byte for byte', () => {
+  // header: magic, version 1, flags 0, total length 66, wallTimeoutMs 0, 1 op;
+  // op: code 22 (exec), reserved 0, body length 34: path "/bin/true", argv ["true"], env [], cwd "/"
+  const expected =
+    '53544b50' + '0100' + '0000' + '42000000' + '0000000000000000' + '01000000' +
+    '1600' + '0000' + '22000000' +
+    '09000000' + Buffer.from('/bin/true').toString('hex') +
+    '01000000' + '04000000' + Buffer.from('true').toString('hex') +
+    '00000000' +
+    '01000000' + '2f';
+  assert.equal(encodePlan(VECTORS.minimal!).toString('hex'), expected);
+  assert.equal(PLAN_HEADER_SIZE, 24);
+  assert.equal(OPCODES.exec, 22);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Refusals
+
+const good = encodePlan(VECTORS['every op']!);
+
+function withU32(buf: Buffer, at: number, v: number): Buffer {
+  const b = Buffer.from(buf);
+  b.writeUInt32LE(v, at);
+  return b;
+}
+
+/** The offset of the first op with this code in an encoded plan. */
+function opOffset(buf: Buffer, code: number): number {
+  let at = PLAN_HEADER_SIZE;
+  while (at < buf.length) {
+    if (buf.readUInt16LE(at) === code) return at;
+    at += 8 + buf.readUInt32LE(at + 4);
+  }
+  throw new Error(`no op ${code}`);
+}
+
+const plan = (ops: PlanOp[]): Buffer => encodePlan({ version: 1, wallTimeoutMs: 0, ops });
+const ns = (over: Partial<Record<'user' | 'pid' | 'mount' | 'net' | 'uts' | 'ipc' | 'cgroup', boolean>>): PlanOp => ({
+  op: 'namespaces', ns: { user: false, pid: false, mount: false, net: false, uts: false, ipc: false, cgroup: false, ...over },
+});
+
+const REFUSED: Array<[string, Buffer, RegExp]> = [
+  ['empty input', Buffer.alloc(0), /magic needs 4 bytes/],
+  ['bad magic', Buffer.concat([Buffer.from('XXXX'), good.subarray(4)]), /bad magic/],
+  ['another version', (() => { const b = Buffer.from(good); b.writeUInt16LE(2, 4); return b; })(), /protocol version 2/],
+  ['unknown flags', (() => { const b = Buffer.from(good); b.writeUInt16LE(6, 6); return b; })(), /unknown flags 0x6/],
+  ['truncated by one byte', good.subarray(0, good.length - 1), /says it is \d+ bytes long but \d+ were read/],
+  ['truncated, length fixed up', withU32(good.subarray(0, good.length - 1), 8, good.length - 1), /op 22 \(exec\): .*needs|left/],
+  ['padded', withU32(Buffer.concat([good, Buffer.alloc(4)]), 8, good.length + 4), /4 bytes left over after the last op/],
+  ['zero ops', withU32(withU32(good.subarray(0, PLAN_HEADER_SIZE), 8, PLAN_HEADER_SIZE), 20, 0), /op count 0/],
+  ['op count past the data', withU32(good, 20, 4096), /op count 4096/],
+  ['too many ops', withU32(good, 20, 4097), /op count 4097/],
+  ['unknown op code', (() => { const b = Buffer.from(plan([exec])); b.writeUInt16LE(99, PLAN_HEADER_SIZE); return b; })(), /unknown op code 99/],
+  ['reserved field set', (() => { const b = Buffer.from(plan([exec])); b.writeUInt16LE(1, PLAN_HEADER_SIZE + 2); return b; })(), /reserved field/],
+  ['op length past the end', withU32(plan([exec]), PLAN_HEADER_SIZE + 4, 1000), /op body needs 1000 bytes/],
+  ['op length short of its fields', withU32(plan([exec]), PLAN_HEADER_SIZE + 4, 10), /op 0 \(exec\)/],
+  ['argv count past the end', (() => { const b = plan([exec]); return withU32(b, PLAN_HEADER_SIZE + 8 + 4 + 9, 0xffffffff); })(), /argv is 4294967295; at most 65536/],
+  ['a NUL in a string', (() => { const b = Buffer.from(plan([exec])); b[PLAN_HEADER_SIZE + 8 + 4 + 3] = 0; return b; })(), /path contains a NUL byte/],
+  ['a boolean that is 2', (() => { const b = Buffer.from(plan([{ op: 'setsid', terminal: true }, exec])); b[PLAN_HEADER_SIZE + 8] = 2; return b; })(), /terminal is 2/],
+  ['ops out of order', plan([{ op: 'noNewPrivs' }, { op: 'user', uid: 1, gid: 1, groups: [] }, exec]), /a user op cannot follow the noNewPrivs phase/],
+  ['an op twice', plan([ns({}), ns({}), exec]), /op 1 \(namespaces\): appears twice/],
+  ['no exec at the end', plan([{ op: 'noNewPrivs' }]), /the last op must be exec/],
+  ['mounts without a mount namespace', plan([{ op: 'rootTmpfs' }, { op: 'pivotRoot' }, exec]), /mount ops need a mount namespace/],
+  ['mounts without a root', plan([ns({ mount: true }), { op: 'tmpfs', target: '/t', sizeBytes: 0, mode: 0o755 }, { op: 'pivotRoot' }, exec]), /must begin with rootTmpfs or rootBind/],
+  ['mounts without pivotRoot', plan([ns({ mount: true }), { op: 'rootTmpfs' }, { op: 'proc', target: '/proc' }, exec]), /must end with pivotRoot/],
+  ['two roots', plan([ns({ mount: true }), { op: 'rootTmpfs' }, { op: 'rootBind', source: '/x' }, { op: 'pivotRoot' }, exec]), /new root must be the first op/],
+  ['a relative mount target', plan([ns({ mount: true }), { op: 'rootTmpfs' }, { op: 'proc', target: 'proc' }, { op: 'pivotRoot' }, exec]), /target "proc" is not an absolute path/],
+  ['a hostname without a UTS namespace', plan([ns({}), { op: 'hostname', name: 'x' }, exec]), /needs a UTS namespace/],
+  ['id maps without a user namespace', plan([ns({}), { op: 'idmap', uidInside: 0, uidOutside: 0, uidCount: 1, gidInside: 0, gidOutside: 0, gidCount: 1 }, exec]), /need a user namespace/],
+  ['idmapRoot without a user op', plan([ns({ mount: true }), { op: 'rootTmpfs' }, { op: 'bind', source: '/a', target: '/a', readOnly: false, optional: false, idmapRoot: true }, { op: 'pivotRoot' }, exec]), /idmapRoot .* no user op/],
+  ['a seccomp program of 7 bytes', plan([{ op: 'seccomp', program: Buffer.alloc(7), flags: 0, log: false }, exec]), /program of 7 bytes/],
+  ['a seccomp program of 4097 instructions', plan([{ op: 'seccomp', program: Buffer.alloc(4097 * 8), flags: 0, log: false }, exec]), /program of 32776 bytes/],
+  ['an unknown rlimit number', (() => { const b = Buffer.from(plan([{ op: 'rlimit', resource: 'cpu', soft: 1n, hard: 1n }, exec])); b.writeUInt32LE(16, PLAN_HEADER_SIZE + 8); return b; })(), /resource 16 is not an RLIMIT_/],
+  ['a port above 65535', plan([{ op: 'landlock', ruleset: { abi: 4, handledFs: 0n, handledNet: 1n, scoped: 0n, required: false, paths: [], ports: [{ port: 65536, access: 1n }] } }, exec]), /port 65536/],
+  ['a hostname of 65 bytes', plan([ns({ uts: true }), { op: 'hostname', name: 'h'.repeat(65) }, exec]), /hostname is 65 bytes long; at most 64/],
+];
+
+for (const [name, bytes, detail] of REFUSED) {
+  test(`refused: ${name}`, { skip: NO_HELPER }, () => {
+    const r = decode(bytes);
+    assert.equal(r.status, 125, r.stdout);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, r.stdout);
+    const s = parseStatusLine(lines[0]!);
+    assert.equal(s.kind, 'error');
+    if (s.kind !== 'error') return;
+    assert.equal(s.step, 'plan');
+    assert.equal(s.errno, 22);
+    assert.match(s.detail, detail);
+  });
+}
+
+test('a plan over 16 MiB is refused', { skip: NO_HELPER }, () => {
+  const big = plan([{ ...exec, env: ['X='.padEnd(1 << 20, 'x'), ...Array<string>(16).fill('Y='.padEnd(1 << 20, 'y'))] } as PlanOp]);
+  const r = decode(big);
+  assert.equal(r.status, 125);
+  assert.match(r.stdout, /at most 16777216|File too large/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The encoder's own refusals, and status lines
+
+test('the encoder refuses what the wire cannot carry', () => {
+  const bad: Array<[PlanOp, RegExp]> = [
+    [{ ...exec, path: '/bin/a\0b' } as PlanOp, /NUL/],
+    [{ op: 'user', uid: -1, gid: 0, groups: [] }, /uid must be an integer/],
+    [{ op: 'user', uid: 2 ** 32, gid: 0, groups: [] }, /uid must be an integer/],
+    [{ op: 'capabilities', keep: [64] }, /capability 64/],
+    [{ op: 'rlimit', resource: 'bogus' as 'cpu', soft: 0n, hard: 0n }, /unknown rlimit "bogus"/],
+    [{ op: 'rlimit', resource: 'cpu', soft: -1n, hard: 0n }, /soft must be an integer/],
+    [{ op: 'rlimit', resource: 'cpu', soft: 0n, hard: 1n << 64n }, /hard must be an integer/],
+    [{ op: 'tmpfs', target: '/t', sizeBytes: 1.5, mode: 0 }, /sizeBytes/],
+  ];
+  for (const [op, re] of bad) {
+    assert.throws(() => plan([op, exec]), (e: unknown) => e instanceof StockadeError && e.code === 'input' && re.test(e.message), JSON.stringify(op, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+  }
+});
+
+test('status lines parse into HelperStatus, anything else is refused', () => {
+  assert.deepEqual(parseStatusLine('{"kind":"step","step":"mount","ok":true}'), { kind: 'step', step: 'mount', ok: true });
+  assert.deepEqual(parseStatusLine('{"kind":"error","step":"mount","errno":13,"detail":"bind /a -> /b: open_tree: Permission denied"}'),
+    { kind: 'error', step: 'mount', errno: 13, detail: 'bind /a -> /b: open_tree: Permission denied' });
+  assert.deepEqual(parseStatusLine('{"kind":"warning","step":"landlock","detail":"dropped"}'), { kind: 'warning', step: 'landlock', detail: 'dropped' });
+  assert.deepEqual(parseStatusLine('{"kind":"started","pid":42}'), { kind: 'started', pid: 42 });
+  assert.deepEqual(parseStatusLine('{"kind":"exited","code":3}'), { kind: 'exited', code: 3 });
+  assert.deepEqual(parseStatusLine('{"kind":"signaled","signal":9}'), { kind: 'signaled', signal: 9 });
+  assert.deepEqual(parseStatusLine('{"kind":"timeout","afterMs":300}'), { kind: 'timeout', afterMs: 300 });
+  for (const line of ['', 'nope', '[]', 'null', '{"kind":"exited"}', '{"kind":"exited","code":"3"}', '{"kind":"step","step":"x","ok":false}', '{"kind":"bogus"}', '{"kind":"error","step":"x","errno":1.5,"detail":""}']) {
+    assert.throws(() => parseStatusLine(line), (e: unknown) => e instanceof StockadeError && e.code === 'internal', line);
+  }
+});
