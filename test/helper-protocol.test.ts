@@ -37,6 +37,7 @@ const VECTORS: Record<string, Plan> = {
       { op: 'mkdir', target: '/run/x', mode: 0o700 },
       { op: 'symlink', target: 'usr/bin', linkPath: '/bin' },
       { op: 'hide', target: '/usr/secret"quote\\back\nnl' },
+      { op: 'readOnly', target: '/proc/sys' },
       { op: 'pivotRoot' },
       { op: 'hostname', name: 'sandbox' },
       { op: 'rlimit', resource: 'nofile', soft: 64n, hard: 4096n },
@@ -117,17 +118,17 @@ for (const [name, plan] of Object.entries(VECTORS)) {
 
 test('the minimal plan, byte for byte', () => {
   // header: magic, version 1, flags 0, total length 66, wallTimeoutMs 0, 1 op;
-  // op: code 22 (exec), reserved 0, body length 34: path "/bin/true", argv ["true"], env [], cwd "/"
+  // op: code 23 (exec), reserved 0, body length 34: path "/bin/true", argv ["true"], env [], cwd "/"
   const expected =
     '53544b50' + '0100' + '0000' + '42000000' + '0000000000000000' + '01000000' +
-    '1600' + '0000' + '22000000' +
+    '1700' + '0000' + '22000000' +
     '09000000' + Buffer.from('/bin/true').toString('hex') +
     '01000000' + '04000000' + Buffer.from('true').toString('hex') +
     '00000000' +
     '01000000' + '2f';
   assert.equal(encodePlan(VECTORS.minimal!).toString('hex'), expected);
   assert.equal(PLAN_HEADER_SIZE, 24);
-  assert.equal(OPCODES.exec, 22);
+  assert.equal(OPCODES.exec, 23);
 });
 
 // ---------------------------------------------------------------------------------------------

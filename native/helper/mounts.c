@@ -317,6 +317,23 @@ static int hide_op(struct mctx *m, const char *target)
     return r;
 }
 
+/* readOnly: a read-only bind of a path of the new root onto itself (e.g. /proc/sys after proc, so a
+ * process mapped to a privileged uid cannot write sysctls); absent targets are skipped. */
+static int read_only_op(struct mctx *m, const char *target)
+{
+    int t = open_how(m->newroot, target);
+    if (t < 0)
+        return errno == ENOENT ? 0 : fail(m, "opening the target");
+    int mnt = clone_tree(m, t, SK_MOUNT_ATTR_RDONLY | SK_MOUNT_ATTR_NOSUID, -1);
+    int r = mnt < 0 ? -1 : sk_move_mount(mnt, "", t, "", SK_MOVE_MOUNT_F_EMPTY_PATH | SK_MOVE_MOUNT_T_EMPTY_PATH);
+    if (mnt >= 0 && r < 0)
+        fail(m, "move_mount");
+    if (mnt >= 0)
+        close(mnt);
+    close(t);
+    return r;
+}
+
 static int symlink_op(struct mctx *m, const struct op *op)
 {
     char dir[PLAN_MAX_PATH + 1];
@@ -386,6 +403,8 @@ static int run_op(struct mctx *m, const struct op *op)
         return symlink_op(m, op);
     case OP_HIDE:
         return hide_op(m, o->target);
+    case OP_READ_ONLY:
+        return read_only_op(m, o->target);
     case OP_PIVOT_ROOT:
         return pivot_op(m);
     default:

@@ -272,7 +272,7 @@ static bool decode_body(struct dec *d, struct rd *r, struct op *op)
         return true;
     case OP_TMPFS:
         return rd_path(d, r, "target", &m->target) && rd_u64(d, r, "sizeBytes", &m->size) && rd_mode(d, r, &m->mode);
-    case OP_PROC: case OP_DEV: case OP_HIDE:
+    case OP_PROC: case OP_DEV: case OP_HIDE: case OP_READ_ONLY:
         return rd_path(d, r, "target", &m->target);
     case OP_MKDIR:
         return rd_path(d, r, "target", &m->target) && rd_mode(d, r, &m->mode);

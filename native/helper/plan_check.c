@@ -12,7 +12,7 @@
 static const char *const op_names[OP_KIND_END] = {
     [OP_NAMESPACES] = "namespaces", [OP_IDMAP] = "idmap", [OP_ROOT_TMPFS] = "rootTmpfs",
     [OP_ROOT_BIND] = "rootBind", [OP_BIND] = "bind", [OP_TMPFS] = "tmpfs", [OP_PROC] = "proc",
-    [OP_DEV] = "dev", [OP_MKDIR] = "mkdir", [OP_SYMLINK] = "symlink", [OP_HIDE] = "hide",
+    [OP_DEV] = "dev", [OP_MKDIR] = "mkdir", [OP_SYMLINK] = "symlink", [OP_HIDE] = "hide", [OP_READ_ONLY] = "readOnly",
     [OP_PIVOT_ROOT] = "pivotRoot", [OP_HOSTNAME] = "hostname", [OP_RLIMIT] = "rlimit",
     [OP_CGROUP] = "cgroup", [OP_USER] = "user", [OP_CAPABILITIES] = "capabilities",
     [OP_SETSID] = "setsid", [OP_NO_NEW_PRIVS] = "noNewPrivs", [OP_LANDLOCK] = "landlock",

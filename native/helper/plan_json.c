@@ -115,7 +115,7 @@ static void render_op(struct sbuf *b, const struct op *op)
         knum(b, "sizeBytes", m->size);
         knum(b, "mode", m->mode);
         break;
-    case OP_PROC: case OP_DEV: case OP_HIDE:
+    case OP_PROC: case OP_DEV: case OP_HIDE: case OP_READ_ONLY:
         kstr(b, "target", m->target);
         break;
     case OP_MKDIR:

@@ -69,6 +69,7 @@ export type PlanOp =
   | { op: 'mkdir'; target: string; mode: number }
   | { op: 'symlink'; target: string; linkPath: string }
   | { op: 'hide'; target: string } // an empty read-only mount over a file or directory; absent targets are skipped
+  | { op: 'readOnly'; target: string } // a read-only bind of a new-root path onto itself (/proc/sys); absent targets are skipped
   | { op: 'pivotRoot' }
   // 4. hostname (needs a UTS namespace)
   | { op: 'hostname'; name: string }
@@ -103,7 +104,7 @@ export interface Plan {
 export const PHASES: ReadonlyArray<ReadonlyArray<PlanOp['op']>> = [
   ['namespaces'],
   ['idmap'],
-  ['rootTmpfs', 'rootBind', 'bind', 'tmpfs', 'proc', 'dev', 'mkdir', 'symlink', 'hide', 'pivotRoot'],
+  ['rootTmpfs', 'rootBind', 'bind', 'tmpfs', 'proc', 'dev', 'mkdir', 'symlink', 'hide', 'readOnly', 'pivotRoot'],
   ['hostname'],
   ['rlimit'],
   ['cgroup'],

@@ -23,8 +23,8 @@ export const PLAN_LIMITS = { bytes: 16 << 20, ops: 4096, list: 65536, string: 1 
 /** Op codes on the wire, in the order of PHASES. */
 export const OPCODES: Readonly<Record<PlanOp['op'], number>> = {
   namespaces: 1, idmap: 2, rootTmpfs: 3, rootBind: 4, bind: 5, tmpfs: 6, proc: 7, dev: 8, mkdir: 9, symlink: 10,
-  hide: 11, pivotRoot: 12, hostname: 13, rlimit: 14, cgroup: 15, user: 16, capabilities: 17, setsid: 18,
-  noNewPrivs: 19, landlock: 20, seccomp: 21, exec: 22,
+  hide: 11, readOnly: 12, pivotRoot: 13, hostname: 14, rlimit: 15, cgroup: 16, user: 17, capabilities: 18,
+  setsid: 19, noNewPrivs: 20, landlock: 21, seccomp: 22, exec: 23,
 };
 
 /** The helper's own exit statuses; anything else is the workload's (128 + N for signal N). */
@@ -135,6 +135,7 @@ function encodeBody(op: PlanOp, w: Writer): void {
     case 'proc':
     case 'dev':
     case 'hide':
+    case 'readOnly':
       w.str(op.target, 'target');
       return;
     case 'mkdir':

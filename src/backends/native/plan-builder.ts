@@ -7,6 +7,11 @@ import type { Policy } from '../../policy/types.js';
 import { compileLandlock } from '../../landlock/ruleset.js';
 import { UNLIMITED, type Plan, type PlanOp } from '../../helper/plan.js';
 
+/** procfs paths made read-only in the sandbox: sysctls and interrupt, bus and sysrq knobs. */
+export const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
+/** procfs paths hidden: kernel memory, keys, timers and scheduler internals. */
+export const PROC_MASKED = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/proc/latency_stats', '/proc/acpi', '/proc/scsi'];
+
 /** The unprivileged identity a workload gets when stockade runs as root. */
 export const ROOT_MODE_UID = 65534;
 
@@ -74,6 +79,10 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   }
   for (const p of write) ops.push({ op: 'bind', source: p, target: p, readOnly: false, optional: false, idmapRoot: asRoot });
   ops.push({ op: 'proc', target: '/proc' });
+  // A fresh procfs still exposes host-wide knobs: make them read-only and hide the ones that leak
+  // kernel state (what Docker calls readonlyPaths and maskedPaths).
+  for (const t of PROC_READ_ONLY) ops.push({ op: 'readOnly', target: t });
+  for (const t of PROC_MASKED) ops.push({ op: 'hide', target: t });
   ops.push({ op: 'dev', target: '/dev' });
   for (const h of facts.hide) ops.push({ op: 'hide', target: h.path });
   ops.push({ op: 'pivotRoot' });
