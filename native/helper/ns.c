@@ -79,10 +79,25 @@ int loopback_up(void)
  * and open its namespace; then it exits.  The namespace lives on through the descriptor.  PROC is a
  * procfs of the caller's pid namespace (the child's pid is looked up there).  Returns the
  * descriptor, or -1 with errno set. */
+/* The idmapping for idmapRoot binds: on-disk 0 appears as `id` and on-disk `id` as 0 (a swap, since
+ * maps must be one-to-one); every other id appears as itself, so other users' files keep their
+ * owners. Writes by the workload (as `id`) land on disk as 0. */
+static void swap_map(char *buf, size_t size, unsigned id)
+{
+    size_t n = (size_t)snprintf(buf, size, "0 %u 1\n", id);
+    if (id == 0)
+        return;
+    if (id > 1)
+        n += (size_t)snprintf(buf + n, size - n, "1 1 %u\n", id - 1);
+    n += (size_t)snprintf(buf + n, size - n, "%u 0 1\n", id);
+    if (id < 4294967294u)
+        snprintf(buf + n, size - n, "%u %u %u\n", id + 1, id + 1, 4294967295u - (id + 1));
+}
+
 int idmap_userns_fd(uid_t uid, gid_t gid, const char *proc)
 {
     int pipefd[2], fd = -1, e = 0;
-    char line[64], path[128];
+    char line[256], path[128];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return -1;
     pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -100,9 +115,9 @@ int idmap_userns_fd(uid_t uid, gid_t gid, const char *proc)
         errno = e;
         return -1;
     }
-    snprintf(line, sizeof line, "0 %u 1\n", (unsigned)uid);
+    swap_map(line, sizeof line, (unsigned)uid);
     if (write_map(pid, proc, "uid_map", line, NULL) == 0) {
-        snprintf(line, sizeof line, "0 %u 1\n", (unsigned)gid);
+        swap_map(line, sizeof line, (unsigned)gid);
         if (write_map(pid, proc, "gid_map", line, NULL) == 0) {
             snprintf(path, sizeof path, "%s/%d/ns/user", proc, (int)pid);
             fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -363,7 +363,8 @@ export function defaultProfileJson(): Record<string, unknown> {
     defaultAction: 'SCMP_ACT_ERRNO',
     defaultErrnoRet: EPERM,
     archMap: [
-      { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] },
+      // No x32: almost no userland uses it and most kernels leave it out; the filter kills it.
+      { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86'] },
       { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: ['SCMP_ARCH_ARM'] },
     ],
     syscalls,

@@ -24,6 +24,10 @@ export interface RunFacts {
   /** Resolved program path inside the sandbox view. */
   program: string;
   env: string[];
+  /** Owner of the working directory (as root, a non-root owner becomes the workload's identity). */
+  cwdOwner?: { uid: number; gid: number };
+  /** Writable paths owned by root (as root, these get an idmapped bind). */
+  rootOwned?: Set<string>;
   /** Existing host paths to hide, patterns already expanded. */
   hide: Array<{ path: string; dir: boolean }>;
   /** Host paths that exist, of the ones the policy binds (read, write). */
@@ -31,6 +35,8 @@ export interface RunFacts {
   landlockAbi: number;
   seccompProgram?: Buffer;
   cgroupProcs: string[];
+  /** Stand-ins for cgroup limits the host could not give (best-effort runs): per-process rlimits. */
+  fallbackRlimits?: Array<{ resource: 'nproc' | 'as'; value: number }>;
   terminal: boolean;
 }
 
@@ -53,8 +59,11 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   const ops: PlanOp[] = [];
   const dropped: string[] = [];
   const asRoot = facts.uid === 0;
-  const uid = policy.user?.uid ?? (asRoot ? ROOT_MODE_UID : facts.uid);
-  const gid = policy.user?.gid ?? (asRoot ? ROOT_MODE_UID : facts.gid);
+  // As root the workload never runs as root: it takes the owner of the working directory when
+  // that is an ordinary user (so `sudo stockade run` works in that user's tree), else nobody.
+  const owner = facts.cwdOwner && facts.cwdOwner.uid !== 0 ? facts.cwdOwner : undefined;
+  const uid = policy.user?.uid ?? (asRoot ? owner?.uid ?? ROOT_MODE_UID : facts.uid);
+  const gid = policy.user?.gid ?? (asRoot ? owner?.gid ?? ROOT_MODE_UID : facts.gid);
 
   // Namespaces: as root no user namespace is needed (the workload drops to an unprivileged uid);
   // without root, a user namespace is what makes the other namespaces possible.
@@ -77,7 +86,9 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
     if (policy.filesystem.root === 'host' && !write.includes(p)) continue; // already visible read-only
     ops.push({ op: 'bind', source: p, target: p, readOnly: true, optional: !facts.existing.has(p), idmapRoot: false });
   }
-  for (const p of write) ops.push({ op: 'bind', source: p, target: p, readOnly: false, optional: false, idmapRoot: asRoot });
+  // A root-owned writable path is bound idmapped (root's files appear as the workload's), since the
+  // workload is not root; other paths keep their owners.
+  for (const p of write) ops.push({ op: 'bind', source: p, target: p, readOnly: false, optional: false, idmapRoot: asRoot && uid !== 0 && (facts.rootOwned?.has(p) ?? false) });
   ops.push({ op: 'proc', target: '/proc' });
   // A fresh procfs still exposes host-wide knobs: make them read-only and hide the ones that leak
   // kernel state (what Docker calls readonlyPaths and maskedPaths).
@@ -93,6 +104,7 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   if (lim.cpuTimeSec !== undefined) rlimit('cpu', lim.cpuTimeSec);
   if (lim.openFiles !== undefined) rlimit('nofile', lim.openFiles);
   if (lim.fileSize !== undefined) rlimit('fsize', lim.fileSize);
+  for (const f of facts.fallbackRlimits ?? []) ops.push({ op: 'rlimit', resource: f.resource, soft: BigInt(f.value), hard: BigInt(f.value) });
   // No core dumps: a crashing workload must not write its memory outside.
   ops.push({ op: 'rlimit', resource: 'core', soft: 0n, hard: 0n });
   void UNLIMITED;

@@ -13,6 +13,16 @@ import { buildPlan, type PlanResult } from './plan-builder.js';
 import { seccompProgramFor } from './seccomp-for-policy.js';
 import { buildEnv, existingPaths, hiddenPaths, resolveProgram } from './view.js';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { statSync } from 'node:fs';
+
+function ownerOf(path: string): { uid: number; gid: number } | undefined {
+  try {
+    const st = statSync(path);
+    return { uid: st.uid, gid: st.gid };
+  } catch {
+    return undefined;
+  }
+}
 
 export interface RunOptions {
   /** stdio for the workload, as for child_process.spawn (default: inherit). */
@@ -94,21 +104,40 @@ export function prepare(policy: Policy, opts: RunOptions = {}): Prepared {
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5);
   const program = resolveProgram(policy.command, pathVar, policy.filesystem.root === 'host' ? '/' : policy.filesystem.root);
   const existing = existingPaths(policy, cwd);
+  const cwdOwner = ownerOf(cwd);
+  const rootOwned = new Set([...existing].filter((p) => ownerOf(p)?.uid === 0));
   const granted = [...policy.filesystem.write, ...policy.filesystem.read, cwd];
   const hide = hiddenPaths(policy.filesystem.hide, granted);
   const seccompProgram = policy.syscalls.profile === 'unconfined' || !host.seccomp ? undefined
     : seccompProgramFor(policy.syscalls, policy.capabilities, host.kernel);
   let cgroup: CgroupHandle | undefined;
+  const fallbackRlimits: Array<{ resource: 'nproc' | 'as'; value: number }> = [];
   try {
     cgroup = createCgroup(policy.limits, host);
   } catch (e) {
-    if (!(e instanceof StockadeError) || policy.enforcement !== 'best-effort') throw e;
-    dropped.push(`cgroup limits: ${e.message}`);
+    if (!(e instanceof StockadeError)) throw e;
+    if (policy.enforcement !== 'best-effort') {
+      throw new StockadeError(e.code, `${e.message.replace(/^limits: /, '')}; or set enforcement: best-effort (--best-effort) to use per-process rlimits instead`, 'limits');
+    }
+    // Without cgroups, per-process rlimits stand in: weaker, and reported as such.
+    const lim = policy.limits;
+    const subs: string[] = [];
+    if (lim.pids !== undefined) {
+      fallbackRlimits.push({ resource: 'nproc', value: lim.pids });
+      subs.push(`pids via RLIMIT_NPROC (counted per user${host.uid !== 0 ? ' namespace' : ''}, not per sandbox)`);
+    }
+    if (lim.memory !== undefined) {
+      fallbackRlimits.push({ resource: 'as', value: lim.memory });
+      subs.push('memory via RLIMIT_AS (address space per process, not resident memory)');
+    }
+    if (lim.cpu !== undefined) subs.push('cpu share not enforced');
+    dropped.push(`cgroup: ${e.message}${subs.length ? `; instead: ${subs.join('; ')}` : ''}`);
   }
   const terminal = policy.terminal === 'auto' ? (opts.stdinIsTty ?? process.stdin.isTTY === true) : policy.terminal;
   const facts = {
-    uid: host.uid, gid: process.getgid?.() ?? host.uid, cwd, program, env, hide, existing,
-    landlockAbi: host.landlockAbi, cgroupProcs: cgroup?.procsFiles ?? [], terminal,
+    uid: host.uid, gid: process.getgid?.() ?? host.uid, cwd, program, env, hide, existing, rootOwned,
+    ...(cwdOwner ? { cwdOwner } : {}),
+    landlockAbi: host.landlockAbi, cgroupProcs: cgroup?.procsFiles ?? [], terminal, fallbackRlimits,
     ...(seccompProgram ? { seccompProgram } : {}),
   };
   const planned = buildPlan(policy, facts);
