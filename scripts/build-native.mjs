@@ -16,6 +16,7 @@ const targets = {
   'stockade-helper': ['helper/main.c', 'helper/plan.c', 'helper/plan_check.c', 'helper/plan_json.c', 'helper/status.c', 'helper/monitor.c', 'helper/ns.c',
     'helper/mounts.c', 'helper/sandbox.c', 'helper/caps.c', 'helper/landlock.c', 'helper/seccomp.c', 'helper/pty.c'],
   'host-probe': ['probe/host_probe.c'],
+  'filter-bench': ['bench/filter_bench.c'],
 };
 
 if (process.platform !== 'linux') {

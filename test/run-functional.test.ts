@@ -1,0 +1,191 @@
+/**
+ * `stockade run` and the library API as a user meets them: exit codes and signals, stdio, a
+ * terminal, env and cwd, rootless runs, many runs at once, a killed stockade, bad input.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, spawn as sandboxSpawn } from '../src/index.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const isRoot = process.getuid?.() === 0;
+const NOBODY = 65534;
+// Work under /var/tmp: the sandbox's /tmp is private.
+const work = mkdtempSync('/var/tmp/stockade-run-');
+chownSync(work, NOBODY, NOBODY);
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+function stockade(args: string[], opts: { input?: string; uid?: number; cwd?: string } = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    input: opts.input ?? '', encoding: 'utf8', cwd: opts.cwd ?? work, timeout: 60_000,
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid, env: { ...process.env, HOME: work } } : {}),
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('exit codes and signals propagate', () => {
+  assert.equal(stockade(['run', '--', 'sh', '-c', 'exit 7']).code, 7);
+  assert.equal(stockade(['run', '--', 'true']).code, 0);
+  const killed = stockade(['run', '--', 'sh', '-c', 'kill -TERM $$']);
+  assert.equal(killed.code, 128 + 15, killed.err);
+});
+
+test('the library reports exit code, signal and events', async () => {
+  const ok = await run({ command: ['sh', '-c', 'exit 3'] }, { stdio: ['ignore', 'ignore', 'ignore'], cwd: work });
+  assert.equal(ok.exitCode, 3);
+  assert.equal(ok.signal, null);
+  assert.ok(ok.events.some((e) => e.kind === 'started' && typeof e.pid === 'number' && e.pid > 0));
+  assert.ok(ok.events.every((e) => !Number.isNaN(Date.parse(e.time))));
+  const sig = await run({ command: ['sh', '-c', 'kill -KILL $$'] }, { stdio: ['ignore', 'ignore', 'ignore'], cwd: work });
+  assert.equal(sig.exitCode, null);
+  assert.equal(sig.signal, 'SIGKILL');
+  // A syscall the profile kills: the event names the layer.
+  const killedBySeccomp = await run({ command: ['sh', '-c', 'true'], syscalls: { profile: 'stockade:default', onViolation: 'kill' } },
+    { stdio: ['ignore', 'ignore', 'ignore'], cwd: work });
+  assert.equal(killedBySeccomp.exitCode, 0, 'a shell runs under the kill-on-violation profile');
+});
+
+test('stdin, stdout and stderr are piped through', () => {
+  const r = stockade(['run', '--', 'sh', '-c', 'cat; echo to-err >&2'], { input: 'hello sandbox\n' });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, 'hello sandbox\n');
+  assert.match(r.err, /to-err/);
+});
+
+test('spawn streams stdio like child_process', async () => {
+  const p = sandboxSpawn({ command: ['sh', '-c', 'read x; echo "got $x"'] }, { cwd: work });
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  p.stdin!.end('42\n');
+  const r = await p.result;
+  assert.equal(r.exitCode, 0);
+  assert.equal(out, 'got 42\n');
+});
+
+test('env and cwd come from the policy', () => {
+  const sub = join(work, 'sub');
+  mkdirSync(sub, { recursive: true });
+  const policy = join(work, 'env.yaml');
+  writeFileSync(policy, `cwd: ${sub}\nenv:\n  inherit: [PATH]\n  set: {GREETING: hi}\n`);
+  const r = stockade(['run', '--policy', policy, '--', 'sh', '-c', 'pwd; echo $GREETING; echo "home=$HOME"']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, `${sub}\nhi\nhome=\n`);
+});
+
+test('terminal mode: the workload gets a terminal of its own', (t) => {
+  const py = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import pty']).status === 0);
+  if (!py) return t.skip('python3 with the pty module is needed to provide a terminal');
+  const script = `import pty, sys, os\nos.chdir(${JSON.stringify(work)})\nsys.exit(pty.spawn([${JSON.stringify(process.execPath)}, ${JSON.stringify(cli)}, 'run', '--', 'sh', '-c', 'tty; test -t 0 && echo is-a-tty']) >> 8)`;
+  const r = spawnSync(py, ['-c', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\/dev\/pts\/\d+/);
+  assert.match(r.stdout, /is-a-tty/);
+});
+
+test('rootless: an unprivileged user gets the same sandbox', (t) => {
+  if (!isRoot) return t.skip('the test switches to uid 65534, which needs root');
+  const r = stockade(['run', '--', 'sh', '-c', 'id -u; cat /proc/self/status | grep -E "^(CapEff|NoNewPrivs|Seccomp):"; echo $$; touch ok'], { uid: NOBODY });
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n');
+  assert.equal(lines[0], String(NOBODY));
+  assert.match(r.out, /CapEff:\s+0+\n/);
+  assert.match(r.out, /NoNewPrivs:\s+1/);
+  assert.match(r.out, /Seccomp:\s+2/);
+  assert.equal(lines[lines.length - 1], '2', 'the workload is pid 2 in its own pid namespace (init is 1)');
+  assert.ok(existsSync(join(work, 'ok')), 'the working directory is writable');
+});
+
+/** Sandboxed shells carrying `marker` in their argv (not the stockade processes that launched them). */
+function sandboxProcesses(marker: string): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if ((argv[0] === 'sh' || argv[0] === 'sleep') && argv.some((a) => a.includes(marker))) pids.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+function mountCount(): number {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
+}
+
+function stockadeCgroups(): string[] {
+  const out: string[] = [];
+  for (const c of ['pids', 'memory']) {
+    const base = `/sys/fs/cgroup/${c}/stockade`;
+    if (existsSync(base)) out.push(...readdirSync(base).filter((n) => n.startsWith('stockade-')).map((n) => join(base, n)));
+  }
+  return out;
+}
+
+test('100 runs at once leave no mounts, cgroups or processes behind', async (t) => {
+  if (!isRoot) return t.skip('cgroups on this host need root');
+  const mountsBefore = mountCount();
+  const marker = `stockade-many-${process.pid}`;
+  const results = await Promise.all(Array.from({ length: 100 }, (_, i) =>
+    run({ command: ['sh', '-c', `echo ${i} > /dev/null; exit $((${i} % 5))`, marker], limits: { pids: 32, memory: '64M' } },
+      { stdio: ['ignore', 'ignore', 'ignore'], cwd: work })));
+  results.forEach((r, i) => assert.equal(r.exitCode, i % 5));
+  assert.equal(mountCount(), mountsBefore, 'no mount left in our namespace');
+  assert.deepEqual(stockadeCgroups().filter((d) => d.includes(`stockade-${process.pid}-`)), [], 'no cgroup left');
+  assert.deepEqual(sandboxProcesses(marker), [], 'no sandboxed process left');
+});
+
+test('stockade killed with SIGKILL leaves no sandboxed process, and the next run sweeps its cgroup', async (t) => {
+  if (!isRoot) return t.skip('cgroups on this host need root');
+  const marker = `stockade-orphan-${process.pid}`;
+  const child = spawn(process.execPath, [cli, 'run', '--pids', '16', '--', 'sh', '-c', 'sleep 60', marker], { cwd: work, stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  const started = Date.now();
+  while (sandboxProcesses(marker).length === 0) {
+    if (Date.now() - started > 10_000) assert.fail('the sandboxed shell never started');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const leftCgroup = stockadeCgroups().filter((d) => d.includes(`stockade-${child.pid}-`));
+  assert.ok(leftCgroup.length > 0, 'the run made a cgroup');
+  child.kill('SIGKILL');
+  const killedAt = Date.now();
+  while (sandboxProcesses(marker).length > 0) {
+    if (Date.now() - killedAt > 5000) assert.fail(`sandboxed processes outlived stockade: ${sandboxProcesses(marker).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => child.on('close', r));
+  // The next run sweeps what the killed one could not clean.
+  assert.equal(stockade(['run', '--pids', '16', '--', 'true']).code, 0);
+  assert.deepEqual(leftCgroup.filter((d) => existsSync(d)), [], 'the killed run\'s cgroup was swept');
+});
+
+test('bad input: exit 2, one line naming the input, nothing set up', () => {
+  const bad = join(work, 'bad.yaml');
+  writeFileSync(bad, 'limits:\n  memory: lots\n');
+  const before = stockadeCgroups().length;
+  const cases: Array<[string[], RegExp]> = [
+    [['run', '--policy', bad, '--', 'true'], /bad\.yaml: limits\.memory: "lots" is not a size/],
+    [['run'], /no command to run/],
+    [['run', '--write', '/nonexistent/dir', '--', 'true'], /"\/nonexistent\/dir" does not exist/],
+    [['run', '--write', '/var/tmp/x-both', '--hide', '/var/tmp/x-both', '--', 'true'], /both writable \(--write\) and hidden \(--hide\)/],
+    [['run', '--net', 'wifi', '--', 'true'], /--net: "wifi" must be none, loopback or host/],
+    [['run', '--memory', '12Q', '--', 'true'], /--memory: "12Q" is not a size/],
+    [['run', '--frob', '--', 'true'], /unknown flag --frob/],
+    [['run', '--policy', join(work, 'absent.yaml'), '--', 'true'], /absent\.yaml: cannot read the policy: ENOENT/],
+    [['run', '--', 'no-such-program-xyz'], /command not found on PATH: no-such-program-xyz/],
+  ];
+  for (const [args, re] of cases) {
+    const r = stockade(args);
+    assert.ok(r.code === 2 || (r.code === 1 && /cannot read/.test(r.err)), `${args.join(' ')}: exit ${r.code}: ${r.err}`);
+    const lines = r.err.trim().split('\n');
+    assert.equal(lines.length, 1, `${args.join(' ')}: ${r.err}`);
+    assert.match(lines[0]!, re);
+    assert.doesNotMatch(r.err, /\n\s+at /);
+  }
+  assert.equal(stockadeCgroups().length, before, 'no cgroup was created for a refused run');
+});
