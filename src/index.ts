@@ -56,11 +56,13 @@ export interface SandboxProcess {
 export function spawn(policy: PolicyInput, options: RunOptions = {}): SandboxProcess {
   const s = start(toPolicy(policy), { stdio: ['pipe', 'pipe', 'pipe'], ...options });
   return {
-    pid: s.child.pid,
-    stdin: s.child.stdin,
-    stdout: s.child.stdout,
-    stderr: s.child.stderr,
-    kill: (signal = 'SIGTERM') => s.child.kill(signal),
+    get pid() {
+      return s.pid;
+    },
+    stdin: s.stdin,
+    stdout: s.stdout,
+    stderr: s.stderr,
+    kill: (signal = 'SIGTERM') => s.kill(signal),
     result: s.result,
   };
 }

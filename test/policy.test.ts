@@ -82,7 +82,7 @@ function phaseOf(op: PlanOp['op']): number {
 }
 
 test('the planner emits ops in the helper\'s phase order, rootless and as root', () => {
-  for (const f of [facts(), facts({ uid: 0, gid: 0 })]) {
+  for (const f of [facts(), facts({ uid: 0, gid: 0, cwdOwner: { uid: 0, gid: 0 }, rootOwned: new Set(['/home/u/proj']) })]) {
     const p = defaultPolicy();
     p.command = ['true'];
     p.limits = { pids: 10, openFiles: 64, cpuTimeSec: 5 };
@@ -105,6 +105,14 @@ test('the planner emits ops in the helper\'s phase order, rootless and as root',
       assert.ok(user.op === 'user' && user.uid === 1000);
     }
     const caps = plan.ops.find((o) => o.op === 'capabilities');
+    if (f.uid === 0) {
+      // As root in a user's directory, the workload is that user and the bind keeps owners as they are.
+      const { plan: p2 } = buildPlan(p, { ...f, cwdOwner: { uid: 1000, gid: 1000 }, rootOwned: new Set() });
+      const u2 = p2.ops.find((o) => o.op === 'user');
+      assert.ok(u2 && u2.op === 'user' && u2.uid === 1000 && u2.gid === 1000);
+      const b2 = p2.ops.find((o) => o.op === 'bind' && o.target === '/home/u/proj');
+      assert.ok(b2 && b2.op === 'bind' && !b2.idmapRoot);
+    }
     assert.deepEqual(caps && caps.op === 'capabilities' && caps.keep, []);
     assert.ok(plan.ops.some((o) => o.op === 'rlimit' && o.resource === 'nofile' && o.soft === 64n));
     assert.ok(plan.ops.some((o) => o.op === 'hide' && o.target === '/etc/shadow'));

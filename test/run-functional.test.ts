@@ -114,8 +114,9 @@ function sandboxProcesses(marker: string): number[] {
   return pids;
 }
 
-function mountCount(): number {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
+/** Mount points in our namespace (other test files may mount their own meanwhile: compare sets). */
+function mountPoints(): Set<string> {
+  return new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[4]!));
 }
 
 function stockadeCgroups(): string[] {
@@ -129,13 +130,16 @@ function stockadeCgroups(): string[] {
 
 test('100 runs at once leave no mounts, cgroups or processes behind', async (t) => {
   if (!isRoot) return t.skip('cgroups on this host need root');
-  const mountsBefore = mountCount();
+  const mountsBefore = mountPoints();
   const marker = `stockade-many-${process.pid}`;
   const results = await Promise.all(Array.from({ length: 100 }, (_, i) =>
     run({ command: ['sh', '-c', `echo ${i} > /dev/null; exit $((${i} % 5))`, marker], limits: { pids: 32, memory: '64M' } },
       { stdio: ['ignore', 'ignore', 'ignore'], cwd: work })));
   results.forEach((r, i) => assert.equal(r.exitCode, i % 5));
-  assert.equal(mountCount(), mountsBefore, 'no mount left in our namespace');
+  // The sandbox's mounts live in its own namespace: none may appear in ours. Other test files
+  // running at the same time mount under their own temp dirs; those are not ours to count.
+  const appeared = [...mountPoints()].filter((m) => !mountsBefore.has(m) && !/\/stockade-(adversarial|helper|probe)/.test(m));
+  assert.deepEqual(appeared, [], 'no mount left in our namespace');
   assert.deepEqual(stockadeCgroups().filter((d) => d.includes(`stockade-${process.pid}-`)), [], 'no cgroup left');
   assert.deepEqual(sandboxProcesses(marker), [], 'no sandboxed process left');
 });
@@ -145,6 +149,7 @@ test('stockade killed with SIGKILL leaves no sandboxed process, and the next run
   const marker = `stockade-orphan-${process.pid}`;
   const child = spawn(process.execPath, [cli, 'run', '--pids', '16', '--', 'sh', '-c', 'sleep 60', marker], { cwd: work, stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));
+  const closed = new Promise((r) => child.on('close', r));
   const started = Date.now();
   while (sandboxProcesses(marker).length === 0) {
     if (Date.now() - started > 10_000) assert.fail('the sandboxed shell never started');
@@ -158,7 +163,7 @@ test('stockade killed with SIGKILL leaves no sandboxed process, and the next run
     if (Date.now() - killedAt > 5000) assert.fail(`sandboxed processes outlived stockade: ${sandboxProcesses(marker).join(', ')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  await new Promise((r) => child.on('close', r));
+  await closed;
   // The next run sweeps what the killed one could not clean.
   assert.equal(stockade(['run', '--pids', '16', '--', 'true']).code, 0);
   assert.deepEqual(leftCgroup.filter((d) => existsSync(d)), [], 'the killed run\'s cgroup was swept');

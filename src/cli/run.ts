@@ -71,7 +71,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const eventsFile = one(p, 'events');
   const started = start(policy, { onEvent: (e) => { if (verbose || e.kind === 'dropped') io.err(describe(e)); } });
   // Signals to stockade go to the sandbox (the helper forwards them to the workload).
-  const forward = (sig: NodeJS.Signals) => () => started.child.kill(sig);
+  const forward = (sig: NodeJS.Signals) => () => started.kill(sig);
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const).map((s) => {
     const h = forward(s);
     process.on(s, h);

@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { release } from 'node:os';
+import { cacheKey, readCache, writeCache } from './cache.js';
 import { runningKernel } from './kernel.js';
 
 export type CgroupMode = 'v2' | 'hybrid' | 'v1' | 'none';
@@ -55,12 +57,28 @@ interface ProbeOut {
   userns_errno: number;
 }
 
+/**
+ * The kernel's answers, cached per boot and user: they cannot change without a reboot, except the
+ * user namespace sysctls, whose change the helper then reports as an error of its own.
+ */
 function kernelProbe(): ProbeOut | undefined {
   const bin = join(root, 'native', 'build', 'host-probe');
+  const boot = read('/proc/sys/kernel/random/boot_id')?.trim() ?? 'unknown';
+  const name = `host-${cacheKey(boot, String(process.getuid?.()), release())}.json`;
+  const cached = readCache(name);
+  if (cached) {
+    try {
+      return JSON.parse(cached.toString('utf8')) as ProbeOut;
+    } catch {
+      /* rewrite below */
+    }
+  }
   if (!existsSync(bin)) return undefined;
   const r = spawnSync(bin, [], { encoding: 'utf8', timeout: 5000 });
   try {
-    return JSON.parse(r.stdout) as ProbeOut;
+    const out = JSON.parse(r.stdout) as ProbeOut;
+    writeCache(name, r.stdout);
+    return out;
   } catch {
     return undefined;
   }
@@ -98,7 +116,8 @@ function cgroupFacts(): HostFacts['cgroup'] {
   return out;
 }
 
-export function probeHost(): HostFacts {
+/** What this host can enforce; `tools` also looks for the programs doctor lists. */
+export function probeHost(opts: { tools?: boolean } = { tools: true }): HostFacts {
   const k = kernelProbe();
   const kernel = runningKernel();
   const selinuxEnforce = read('/sys/fs/selinux/enforce')?.trim();
@@ -130,8 +149,10 @@ export function probeHost(): HostFacts {
       /* present but not ours */
     }
   }
-  for (const t of ['runc', 'crun', 'runsc', 'qemu-system-x86_64', 'bwrap', 'strace', 'podman', 'apparmor_parser', 'secilc', 'firejail']) {
-    facts.tools[t] = which(t);
+  if (opts.tools) {
+    for (const t of ['runc', 'crun', 'runsc', 'qemu-system-x86_64', 'bwrap', 'strace', 'podman', 'apparmor_parser', 'secilc', 'firejail']) {
+      facts.tools[t] = which(t);
+    }
   }
   return facts;
 }

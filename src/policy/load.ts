@@ -1,11 +1,20 @@
 /** Policy files: YAML, JSON or TOML text -> Policy. The caller reads the file. */
-import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { createRequire } from 'node:module';
 import { StockadeError } from '../errors.js';
 import { policyFromDocument } from './validate.js';
 import type { Policy } from './types.js';
 
 export type PolicyFormat = 'yaml' | 'json' | 'toml';
+
+// The YAML and TOML parsers load on first use: most runs read no policy file, and loading them
+// costs more than the rest of `stockade run`'s start-up.
+const require = createRequire(import.meta.url);
+type YamlModule = typeof import('yaml');
+type TomlModule = typeof import('smol-toml');
+let yamlModule: YamlModule | undefined;
+let tomlModule: TomlModule | undefined;
+const yaml = (): YamlModule => (yamlModule ??= require('yaml') as YamlModule);
+const toml = (): TomlModule => (tomlModule ??= require('smol-toml') as TomlModule);
 
 export function formatOf(path: string): PolicyFormat {
   if (/\.ya?ml$/i.test(path)) return 'yaml';
@@ -22,14 +31,14 @@ export function parsePolicyText(text: string, source: string, format: PolicyForm
   let doc: unknown;
   try {
     if (format === 'json') doc = JSON.parse(text);
-    else if (format === 'toml') doc = parseToml(text);
-    else doc = parseYaml(text, { uniqueKeys: true, strict: true });
+    else if (format === 'toml') doc = toml().parse(text);
+    else doc = yaml().parse(text, { uniqueKeys: true, strict: true });
   } catch (e) {
-    if (e instanceof YAMLParseError) {
+    if (yamlModule && e instanceof yamlModule.YAMLParseError) {
       const pos = e.linePos?.[0];
       throw new StockadeError('input', `invalid YAML${pos ? ` at line ${pos.line} column ${pos.col}` : ''}: ${firstLine(e.message.replace(/ at line \d+, column \d+.*$/s, ''))}`, source);
     }
-    if (e instanceof TomlError) {
+    if (tomlModule && e instanceof tomlModule.TomlError) {
       throw new StockadeError('input', `invalid TOML at line ${e.line} column ${e.column}: ${firstLine(e.message)}`, source);
     }
     if (e instanceof SyntaxError) throw new StockadeError('input', `invalid JSON: ${firstLine(e.message)}`, source);

@@ -10,7 +10,8 @@ import type { Policy } from '../../policy/types.js';
 import { createCgroup, type CgroupHandle } from './cgroup.js';
 import { event, type SandboxEvent } from './events.js';
 import { buildPlan, type PlanResult } from './plan-builder.js';
-import { seccompProgramFor } from './seccomp-for-policy.js';
+import { seccompProgram as compiledSeccomp } from './seccomp-cache.js';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { buildEnv, existingPaths, hiddenPaths, resolveProgram } from './view.js';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -55,7 +56,7 @@ let cachedHost: HostFacts | undefined;
 
 /** Host facts are probed once per process (they do not change while it runs). */
 export function hostFacts(): HostFacts {
-  cachedHost ??= probeHost();
+  cachedHost ??= probeHost({ tools: false });
   return cachedHost;
 }
 
@@ -94,8 +95,8 @@ export interface Prepared {
   host: HostFacts;
 }
 
-/** Everything before the spawn; throws StockadeError with nothing left behind. */
-export function prepare(policy: Policy, opts: RunOptions = {}): Prepared {
+/** Everything before the spawn; rejects with a StockadeError with nothing left behind. */
+export async function prepare(policy: Policy, opts: RunOptions = {}): Promise<Prepared> {
   const host = opts.host ?? hostFacts();
   const dropped = preflight(policy, host);
   const callerCwd = opts.cwd ?? process.cwd();
@@ -109,7 +110,7 @@ export function prepare(policy: Policy, opts: RunOptions = {}): Prepared {
   const granted = [...policy.filesystem.write, ...policy.filesystem.read, cwd];
   const hide = hiddenPaths(policy.filesystem.hide, granted);
   const seccompProgram = policy.syscalls.profile === 'unconfined' || !host.seccomp ? undefined
-    : seccompProgramFor(policy.syscalls, policy.capabilities, host.kernel);
+    : await compiledSeccomp(policy.syscalls, policy.capabilities, host.kernel);
   let cgroup: CgroupHandle | undefined;
   const fallbackRlimits: Array<{ resource: 'nproc' | 'as'; value: number }> = [];
   try {
@@ -145,38 +146,77 @@ export function prepare(policy: Policy, opts: RunOptions = {}): Prepared {
 }
 
 export interface Started {
-  child: ChildProcess;
+  /** The workload's stdio when the options asked for 'pipe' (null otherwise). */
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+  /** The helper's pid once it runs. */
+  readonly pid: number | undefined;
+  /** Sends a signal to the sandbox (the helper forwards it to the workload); queued until it runs. */
+  kill(signal?: NodeJS.Signals): boolean;
+  /** Settles when the workload has ended and everything is cleaned up; rejects with a StockadeError when the sandbox could not be set up. */
   result: Promise<RunResult>;
 }
 
-/** Starts the sandbox; `result` settles when the workload has ended and everything is cleaned up. */
+/** Starts the sandbox and returns at once; setup continues in the background. */
 export function start(policy: Policy, opts: RunOptions = {}): Started {
   const began = Date.now();
-  const prepared = prepare(policy, opts);
+  const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
+  const pipes = [0, 1, 2].map((i) => (stdio[i] === 'pipe' ? new PassThrough() : null));
+  let child: ChildProcess | undefined;
+  let pending: NodeJS.Signals | undefined;
   const events: SandboxEvent[] = [];
   const emit = (e: SandboxEvent) => {
     events.push(e);
     opts.onEvent?.(e);
   };
-  for (const d of prepared.dropped) emit(event(d.split(':')[0] as SandboxEvent['layer'], 'dropped', d));
-  let spawned: { child: ChildProcess; done: Promise<HelperRun> };
-  try {
-    spawned = spawnHelper(prepared.planned.plan, {
-      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
-      onStatus: (s) => {
-        const e = statusEvent(s);
-        if (e) emit(e);
-      },
-    });
-  } catch (e) {
-    prepared.cgroup?.cleanup();
-    throw e;
-  }
-  const result = spawned.done.then((run) => finish(run, prepared, emit, events, began), (err) => {
-    prepared.cgroup?.cleanup();
-    throw err;
-  });
-  return { child: spawned.child, result };
+  const result = (async () => {
+    const prepared = await prepare(policy, opts);
+    for (const d of prepared.dropped) emit(event(d.split(':')[0] as SandboxEvent['layer'], 'dropped', d));
+    let spawned: { child: ChildProcess; done: Promise<HelperRun> };
+    try {
+      spawned = spawnHelper(prepared.planned.plan, {
+        stdio,
+        onStatus: (s) => {
+          const e = statusEvent(s);
+          if (e) emit(e);
+        },
+      });
+    } catch (e) {
+      prepared.cgroup?.cleanup();
+      throw e;
+    }
+    child = spawned.child;
+    if (pipes[0] && child.stdin) {
+      child.stdin.on('error', () => { /* the workload closed its stdin early */ });
+      pipes[0].pipe(child.stdin);
+    }
+    if (pipes[1] && child.stdout) child.stdout.pipe(pipes[1]);
+    if (pipes[2] && child.stderr) child.stderr.pipe(pipes[2]);
+    if (pending) child.kill(pending);
+    let run: HelperRun;
+    try {
+      run = await spawned.done;
+    } catch (e) {
+      prepared.cgroup?.cleanup();
+      throw e;
+    }
+    return finish(run, prepared, emit, events, began);
+  })();
+  return {
+    stdin: pipes[0] ?? null,
+    stdout: pipes[1] ?? null,
+    stderr: pipes[2] ?? null,
+    get pid() {
+      return child?.pid;
+    },
+    kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child) return child.kill(signal);
+      pending = signal;
+      return true;
+    },
+    result,
+  };
 }
 
 function finish(run: HelperRun, prepared: Prepared, emit: (e: SandboxEvent) => void, events: SandboxEvent[], began: number): RunResult {
