@@ -11,6 +11,7 @@ usage: stockade <command> ...
 
 commands:
   run       run a command confined (stockade run --help)
+  record    watch a workload once and write the smallest policy that runs it
   doctor    what this host can enforce
   seccomp   compile, inspect and compare seccomp profiles (stockade seccomp --help)
   version   print the version
@@ -26,6 +27,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return (await import('./seccomp.js')).seccompCommand(rest, io);
       case 'run':
         return await (await import('./run.js')).runCommand(rest, io);
+      case 'record':
+        return await (await import('./record.js')).recordCommand(rest, io);
       case 'doctor':
         return (await import('./doctor.js')).doctorCommand(rest, io);
       case 'version':

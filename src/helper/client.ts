@@ -34,6 +34,8 @@ export interface SpawnHelperOptions {
   uid?: number;
   gid?: number;
   onStatus?: (s: HelperStatus) => void;
+  /** A command the helper runs under (e.g. strace for `stockade record --via strace`). */
+  wrapper?: string[];
 }
 
 let cachedPath: string | undefined;
@@ -61,7 +63,8 @@ export function spawnHelper(plan: Plan, opts: SpawnHelperOptions = {}): { child:
   const io = opts.stdio ?? ['pipe', 'pipe', 'pipe'];
   if (io.length !== 3) throw new StockadeError('input', `stdio has ${io.length} entries; give one for each of descriptors 0, 1 and 2`, 'helper');
   const stdio: StdioOptions = [...io, 'pipe', 'pipe'];
-  const child = spawn(path, [], {
+  const [cmd, ...args] = opts.wrapper && opts.wrapper.length > 0 ? [...opts.wrapper, path] : [path];
+  const child = spawn(cmd!, args, {
     stdio,
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),

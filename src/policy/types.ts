@@ -9,8 +9,11 @@ export type NetworkMode = 'none' | 'loopback' | 'host';
 export type ViolationAction = 'errno' | 'kill' | 'log';
 
 export interface FilesystemPolicy {
-  /** `host`: a read-only view of the host's root; otherwise a root file system directory. */
-  root: 'host' | string;
+  /**
+   * `host`: a read-only view of the host's root; `empty`: nothing but the listed paths (what a
+   * recorded policy uses); otherwise a root file system directory.
+   */
+  root: 'host' | 'empty' | string;
   /** Host paths visible read-only (in addition to the root view). */
   read: string[];
   /** Host paths visible read-write. */

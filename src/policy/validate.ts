@@ -2,6 +2,7 @@
  * Turning an untyped document (from YAML, JSON or TOML) into a Policy, with errors that name the
  * file and the path of the bad field (`limits.memory: "12X" is not a size like 512M`).
  */
+import { posix } from 'node:path';
 import { StockadeError } from '../errors.js';
 import { CAPABILITY_NAMES } from './capabilities.js';
 import { defaultPolicy } from './defaults.js';
@@ -134,7 +135,7 @@ export function policyFromDocument(doc: unknown, source: string): Policy {
   }
   if (o.filesystem !== undefined) {
     const fs = f.obj(o.filesystem, 'filesystem', ['root', 'read', 'write', 'tmpfs', 'hide']);
-    if (fs.root !== undefined) p.filesystem.root = fs.root === 'host' ? 'host' : f.absPath(fs.root, 'filesystem.root');
+    if (fs.root !== undefined) p.filesystem.root = fs.root === 'host' || fs.root === 'empty' ? fs.root : f.absPath(fs.root, 'filesystem.root');
     if (fs.read !== undefined) p.filesystem.read = f.absPaths(fs.read, 'filesystem.read');
     if (fs.write !== undefined) p.filesystem.write = f.absPaths(fs.write, 'filesystem.write');
     if (fs.tmpfs !== undefined) p.filesystem.tmpfs = f.absPaths(fs.tmpfs, 'filesystem.tmpfs');
@@ -147,6 +148,11 @@ export function policyFromDocument(doc: unknown, source: string): Policy {
       const s = f.obj(o.syscalls, 'syscalls', ['profile', 'onViolation']);
       if (s.profile !== undefined) p.syscalls.profile = f.str(s.profile, 'syscalls.profile');
       if (s.onViolation !== undefined) p.syscalls.onViolation = f.oneOf(s.onViolation, 'syscalls.onViolation', ['errno', 'kill', 'log'] as const);
+    }
+    // A relative profile path is relative to the policy file (recorded policies sit beside theirs).
+    const prof = p.syscalls.profile;
+    if (!prof.startsWith('/') && !prof.startsWith('stockade:') && prof !== 'unconfined' && source.includes('/')) {
+      p.syscalls.profile = posix.join(posix.dirname(source), prof);
     }
   }
   if (o.capabilities !== undefined) {

@@ -51,7 +51,7 @@ export interface PlanResult {
 function writablePaths(policy: Policy, facts: RunFacts): string[] {
   const out = [...policy.filesystem.write];
   // The working directory is writable by default unless it is the root or already covered.
-  if (policy.filesystem.root === 'host' && facts.cwd !== '/' && !out.includes(facts.cwd)) out.push(facts.cwd);
+  if (policy.filesystem.root !== 'empty' && policy.filesystem.root === 'host' && facts.cwd !== '/' && !out.includes(facts.cwd)) out.push(facts.cwd);
   return out.filter((p) => facts.existing.has(p));
 }
 
@@ -72,7 +72,10 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
 
   // Mounts: the root view first, then binds, then private file systems, then what is hidden.
   const write = writablePaths(policy, facts);
-  if (policy.filesystem.root === 'host') {
+  if (policy.filesystem.root === 'empty') {
+    // Nothing of the host but what the policy lists (recorded policies use this).
+    ops.push({ op: 'rootTmpfs' });
+  } else if (policy.filesystem.root === 'host') {
     ops.push({ op: 'rootTmpfs' });
     ops.push({ op: 'bind', source: '/', target: '/', readOnly: true, optional: false, idmapRoot: false });
   } else {
@@ -84,7 +87,10 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   for (const t of tmpfs) ops.push({ op: 'tmpfs', target: t, sizeBytes: 0, mode: 0o1777 });
   for (const p of policy.filesystem.read) {
     if (policy.filesystem.root === 'host' && !write.includes(p)) continue; // already visible read-only
-    ops.push({ op: 'bind', source: p, target: p, readOnly: true, optional: !facts.existing.has(p), idmapRoot: false });
+    // The working directory granted read-only (recorded policies) is, like a writable path, seen
+    // through an idmapped bind when root owns it; no other read-only path is.
+    const idmapRoot = asRoot && uid !== 0 && p === facts.cwd && (facts.rootOwned?.has(p) ?? false);
+    ops.push({ op: 'bind', source: p, target: p, readOnly: true, optional: !facts.existing.has(p), idmapRoot });
   }
   // A root-owned writable path is bound idmapped (root's files appear as the workload's), since the
   // workload is not root; other paths keep their owners.
@@ -119,7 +125,7 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   if (policy.landlock !== 'off') {
     if (facts.landlockAbi < 1) dropped.push('landlock');
     else {
-      const readable = policy.filesystem.root === 'host' ? ['/'] : ['/'];
+      const readable = policy.filesystem.root === 'empty' ? policy.filesystem.read.filter((r) => facts.existing.has(r)) : ['/'];
       const { ruleset, unavailable } = compileLandlock(
         { read: readable, write: [...write, ...tmpfs], dev: '/dev', proc: '/proc', denyTcp: policy.network === 'none' },
         Math.min(facts.landlockAbi, 7),

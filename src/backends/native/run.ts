@@ -36,6 +36,10 @@ export interface RunOptions {
   stdinIsTty?: boolean;
   /** Called for each event as it happens. */
   onEvent?: (e: SandboxEvent) => void;
+  /** A command the C helper runs under (recording with strace). */
+  helperWrapper?: string[];
+  /** Extra cgroup.procs files the sandbox joins (recording follows a cgroup v2 id). */
+  extraCgroupProcs?: string[];
   /** Host facts, when the caller already probed (doctor, repeated runs). */
   host?: HostFacts;
 }
@@ -103,7 +107,7 @@ export async function prepare(policy: Policy, opts: RunOptions = {}): Promise<Pr
   const cwd = policy.cwd ?? callerCwd;
   const env = buildEnv(policy, opts.env ?? process.env);
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5);
-  const program = resolveProgram(policy.command, pathVar, policy.filesystem.root === 'host' ? '/' : policy.filesystem.root);
+  const program = resolveProgram(policy.command, pathVar, policy.filesystem.root === 'host' || policy.filesystem.root === 'empty' ? '/' : policy.filesystem.root);
   const existing = existingPaths(policy, cwd);
   const cwdOwner = ownerOf(cwd);
   const rootOwned = new Set([...existing].filter((p) => ownerOf(p)?.uid === 0));
@@ -138,7 +142,7 @@ export async function prepare(policy: Policy, opts: RunOptions = {}): Promise<Pr
   const facts = {
     uid: host.uid, gid: process.getgid?.() ?? host.uid, cwd, program, env, hide, existing, rootOwned,
     ...(cwdOwner ? { cwdOwner } : {}),
-    landlockAbi: host.landlockAbi, cgroupProcs: cgroup?.procsFiles ?? [], terminal, fallbackRlimits,
+    landlockAbi: host.landlockAbi, cgroupProcs: [...(cgroup?.procsFiles ?? []), ...(opts.extraCgroupProcs ?? [])], terminal, fallbackRlimits,
     ...(seccompProgram ? { seccompProgram } : {}),
   };
   const planned = buildPlan(policy, facts);
@@ -177,6 +181,7 @@ export function start(policy: Policy, opts: RunOptions = {}): Started {
     try {
       spawned = spawnHelper(prepared.planned.plan, {
         stdio,
+        ...(opts.helperWrapper ? { wrapper: opts.helperWrapper } : {}),
         onStatus: (s) => {
           const e = statusEvent(s);
           if (e) emit(e);

@@ -1,0 +1,114 @@
+/**
+ * stockade record: real workloads are recorded, then run under the recorded policy with every layer
+ * enforcing, with the same output; the same workload doing one thing more is blocked.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const hasStrace = existsSync('/usr/bin/strace');
+const work = mkdtempSync('/var/tmp/stockade-record-');
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+function stockade(args: string[], cwd = work) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd, timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function roundTrip(name: string, cmd: string[], extra: string[] = []): { recorded: string; first: string } {
+  const policy = join(work, `${name}.yaml`);
+  const rec = stockade(['record', ...extra, '-o', policy, '--', ...cmd]);
+  assert.equal(rec.code, 0, `recording ${name}: ${rec.err}`);
+  assert.match(readFileSync(policy, 'utf8'), /^# complete: yes/m);
+  const again = stockade(['run', '--policy', policy]);
+  assert.equal(again.code, 0, `${name} under its recorded policy: ${again.err} ${again.out}\n${readFileSync(policy, 'utf8')}`);
+  assert.equal(again.out, rec.out, `${name}: the same output under the recorded policy`);
+  return { recorded: policy, first: rec.out };
+}
+
+test('a coreutils shell pipeline round-trips; reading outside the recording or a new syscall is blocked', (t) => {
+  if (!hasStrace) return t.skip('strace is not installed (apt-get install strace)');
+  writeFileSync(join(work, 'words.txt'), 'pear\napple\npear\nfig\n');
+  const { recorded } = roundTrip('pipeline', ['sh', '-c', 'sort words.txt | uniq -c | sort -rn > counts.txt; cat counts.txt']);
+  const profile = JSON.parse(readFileSync(join(work, 'pipeline.seccomp.json'), 'utf8')) as { syscalls: Array<{ names: string[] }> };
+  const allowed = new Set(profile.syscalls.flatMap((s) => s.names));
+  assert.ok(allowed.has('openat') && allowed.has('execve') && allowed.has('pipe2'));
+  assert.ok(!allowed.has('mount') && !allowed.has('ptrace') && !allowed.has('socket'), 'only what the pipeline made');
+  const outside = stockade(['run', '--policy', recorded, '--', 'sh', '-c', 'sort words.txt; cat /var/log/dpkg.log']);
+  assert.notEqual(outside.code, 0);
+  assert.match(outside.err, /dpkg\.log: No such file or directory/);
+  // A syscall the recording never saw fails (EPERM): here, creating a socket.
+  const extra = stockade(['run', '--policy', recorded, '--', '/usr/bin/python3', '-c', 'import socket; socket.socket()']);
+  assert.notEqual(extra.code, 0);
+});
+
+test('a python3 script that reads and writes files round-trips; a file outside is blocked', (t) => {
+  if (!hasStrace) return t.skip('strace is not installed');
+  if (!existsSync('/usr/bin/python3')) return t.skip('/usr/bin/python3 is not installed');
+  writeFileSync(join(work, 'data.csv'), 'a,1\nb,2\nc,3\n');
+  writeFileSync(join(work, 'sum.py'), "import sys\ntotal = sum(int(l.split(',')[1]) for l in open('data.csv'))\nopen('total.txt', 'w').write(str(total))\nprint(open('total.txt').read())\nif len(sys.argv) > 1: print(open(sys.argv[1]).read())\n");
+  const { recorded } = roundTrip('python', ['/usr/bin/python3', 'sum.py']);
+  const outside = stockade(['run', '--policy', recorded, '--', '/usr/bin/python3', 'sum.py', '/var/log/dpkg.log']);
+  assert.notEqual(outside.code, 0);
+  assert.match(outside.err, /FileNotFoundError|PermissionError/);
+});
+
+test('a gcc compile of a small C program round-trips', (t) => {
+  if (!hasStrace) return t.skip('strace is not installed');
+  writeFileSync(join(work, 'hello.c'), '#include <stdio.h>\nint main(void) { printf("hello %d\\n", 6 * 7); return 0; }\n');
+  roundTrip('gcc', ['sh', '-c', 'gcc -O1 -o hello hello.c && ./hello']);
+});
+
+test('a node script serving and fetching HTTP on loopback round-trips', (t) => {
+  if (!hasStrace) return t.skip('strace is not installed');
+  writeFileSync(join(work, 'serve.js'), "const http = require('http');\nconst s = http.createServer((q, r) => r.end('pong ' + q.url));\ns.listen(0, '127.0.0.1', () => http.get({ host: '127.0.0.1', port: s.address().port, path: '/x' }, (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => { console.log(b); s.close(); }); }));\n");
+  const { recorded } = roundTrip('node', [process.execPath, 'serve.js'], ['--net', 'loopback']);
+  assert.match(readFileSync(recorded, 'utf8'), /^network: loopback$/m);
+});
+
+test('recordings of different runs merge into one policy that runs both', (t) => {
+  if (!hasStrace) return t.skip('strace is not installed');
+  // One workload run two ways (as a test suite run with different inputs would be).
+  writeFileSync(join(work, 'two-ways.sh'), 'if [ "$(cat mode.txt)" = docs ]; then ls -1 /usr/share/doc | head -1; else /usr/bin/python3 -c "print(2)"; fi\n');
+  const a = join(work, 'docs.yaml');
+  const b = join(work, 'py.yaml');
+  writeFileSync(join(work, 'mode.txt'), 'docs');
+  assert.equal(stockade(['record', '-o', a, '--', 'sh', 'two-ways.sh']).code, 0);
+  writeFileSync(join(work, 'mode.txt'), 'python');
+  assert.equal(stockade(['record', '-o', b, '--', 'sh', 'two-ways.sh']).code, 0);
+  assert.notEqual(stockade(['run', '--policy', a]).code, 0, 'the docs recording alone does not run the python way');
+  const merged = join(work, 'merged.yaml');
+  const m = stockade(['record', '--merge', a, b, '-o', merged]);
+  assert.equal(m.code, 0, m.err);
+  assert.equal(stockade(['run', '--policy', merged]).code, 0, 'the python way runs under the merged policy');
+  writeFileSync(join(work, 'mode.txt'), 'docs');
+  assert.equal(stockade(['run', '--policy', merged]).code, 0, 'and so does the docs way');
+  const other = join(work, 'other.yaml');
+  assert.equal(stockade(['record', '-o', other, '--', 'true']).code, 0);
+  const refused = stockade(['record', '--merge', a, other, '-o', join(work, 'no.yaml')]);
+  assert.equal(refused.code, 2, 'recordings of different commands do not merge');
+  assert.match(refused.err, /merge recordings of one workload/);
+});
+
+test('bad input: an unreadable base policy, a missing command, a crashing workload', (t) => {
+  if (!hasStrace) return t.skip('strace is not installed');
+  const out = join(work, 'bad.yaml');
+  const unreadable = stockade(['record', '--policy', join(work, 'absent.yaml'), '-o', out, '--', 'true']);
+  assert.equal(unreadable.code, 1);
+  assert.match(unreadable.err.trim(), /^stockade: .*absent\.yaml: cannot read the policy: ENOENT$/);
+  const missing = stockade(['record', '-o', out, '--', 'no-such-program-xyz']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err.trim(), /command not found on PATH: no-such-program-xyz$/);
+  assert.ok(!existsSync(out), 'nothing was recorded, so nothing is written');
+  const crash = stockade(['record', '-o', out, '--', 'sh', '-c', 'cat /etc/hostname; kill -SEGV $$']);
+  assert.equal(crash.code, 1);
+  assert.match(crash.err, /the recording is incomplete \(.*SIGSEGV.*\)/);
+  const text = readFileSync(out, 'utf8');
+  assert.match(text, /^# complete: no/m, 'the partial recording is written and marked incomplete');
+  assert.match(readFileSync(join(work, 'bad.seccomp.json'), 'utf8'), /"openat"/);
+});
