@@ -17,6 +17,7 @@ const targets = {
     'helper/mounts.c', 'helper/sandbox.c', 'helper/caps.c', 'helper/landlock.c', 'helper/seccomp.c', 'helper/pty.c'],
   'host-probe': ['probe/host_probe.c'],
   'filter-bench': ['bench/filter_bench.c'],
+  'ebpf-recorder': ['recorder/ebpf_recorder.c'],
 };
 
 if (process.platform !== 'linux') {

@@ -112,3 +112,37 @@ test('bad input: an unreadable base policy, a missing command, a crashing worklo
   assert.match(text, /^# complete: no/m, 'the partial recording is written and marked incomplete');
   assert.match(readFileSync(join(work, 'bad.seccomp.json'), 'utf8'), /"openat"/);
 });
+
+test('nothing lost, nothing invented: on the same run, the fast recorder and strace agree', async (t) => {
+  if (!hasStrace) return t.skip('strace is not installed');
+  if (process.getuid?.() !== 0) return t.skip('the fast recorder loads eBPF programs, which needs root');
+  const { hostFacts, start } = await import('../src/backends/native/run.js');
+  const { startFastRecorder } = await import('../src/record/ebpf.js');
+  const { recordedProfile } = await import('../src/record/generate.js');
+  const { defaultPolicy } = await import('../src/policy/defaults.js');
+  const host = hostFacts();
+  if (!host.cgroup.v2Root) return t.skip('no cgroup v2 tree to follow');
+  let recorder;
+  try {
+    recorder = await startFastRecorder(host, { excludeComm: 'strace' });
+  } catch (e) {
+    return t.skip(`the fast recorder cannot attach here: ${(e as Error).message}`);
+  }
+  // strace runs inside the sandbox, around the workload: both watch the very same syscalls.
+  const trace = join(work, 'inner.trace');
+  const policy = defaultPolicy();
+  policy.command = ['strace', '-f', '-qq', '-o', trace, '--', 'sh', '-c', 'sort words.txt | uniq -c > /dev/null; /usr/bin/python3 -c "import socket, os; socket.socket(); os.uname()"'];
+  policy.syscalls.profile = 'unconfined';
+  writeFileSync(join(work, 'words.txt'), 'b\na\nb\n');
+  const r = await start(policy, { cwd: work, extraCgroupProcs: [recorder.procsFile], stdio: ['ignore', 'ignore', 'ignore'], host }).result;
+  assert.equal(r.exitCode, 0);
+  const o = await recorder.finish();
+  const profile = recordedProfile(o) as { syscalls: Array<{ names: string[] }> };
+  const inProfile = new Set(profile.syscalls.flatMap((s) => s.names));
+  const seenByStrace = new Set([...readFileSync(trace, 'utf8').matchAll(/^(?:\d+ +)?(?:<\.\.\. )?([a-z_][a-z_0-9]*)[( ]/gm)].map((m) => m[1]!));
+  const lost = [...seenByStrace].filter((n) => !inProfile.has(n));
+  assert.deepEqual(lost, [], 'every syscall strace saw is in the fast recorder\'s profile');
+  const invented = [...(o.syscalls.x86_64 ?? [])].filter((n) => !seenByStrace.has(n));
+  assert.deepEqual(invented, [], 'every syscall the fast recorder reports was made');
+  t.diagnostic(`${seenByStrace.size} syscalls by strace, ${o.syscalls.x86_64?.size} by the fast recorder`);
+});

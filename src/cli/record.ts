@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { StockadeError } from '../errors.js';
-import { start } from '../backends/native/run.js';
+import { hostFacts, start } from '../backends/native/run.js';
+import { startFastRecorder } from '../record/ebpf.js';
+import type { Policy } from '../policy/types.js';
 import { which } from '../host/probe.js';
 import { defaultPolicy } from '../policy/defaults.js';
 import { applyOverrides } from '../policy/overrides.js';
@@ -16,7 +18,7 @@ import { one, parseArgs } from './args.js';
 import type { Io } from './io.js';
 
 export const RECORD_HELP = `usage:
-  stockade record [--policy BASE] [--via strace] [--net MODE] [--read P] [--write P] -o OUT.yaml -- COMMAND [ARG...]
+  stockade record [--policy BASE] [--via strace|fast] [--net MODE] [--read P] [--write P] -o OUT.yaml -- COMMAND [ARG...]
   stockade record --merge A.yaml B.yaml... -o OUT.yaml
 
 Runs COMMAND once in the sandbox BASE describes (the default policy without --policy), with
@@ -97,18 +99,19 @@ export async function recordCommand(argv: string[], io: Io): Promise<number> {
     return merged.complete ? 0 : 1;
   }
   const via = one(p, 'via') ?? 'strace';
-  if (via !== 'strace') throw new StockadeError('usage', `"${via}" is not a recorder; use strace`, '--via');
+  if (via !== 'strace' && via !== 'fast') throw new StockadeError('usage', `"${via}" is not a recorder; use strace or fast`, '--via');
   const strace = which('strace');
-  if (!strace) throw new StockadeError('unsupported', 'strace is not installed: apt-get install strace', '--via strace');
+  if (via === 'strace' && !strace) throw new StockadeError('unsupported', 'strace is not installed: apt-get install strace', '--via strace');
   const base = applyOverrides(one(p, 'policy') ? loadPolicyFile(one(p, 'policy')!) : defaultPolicy(),
     { command: p.operands, read: p.flags.get('read'), write: p.flags.get('write'), net: one(p, 'net') }, process.cwd());
   if (base.command.length === 0) throw new StockadeError('usage', 'no command to record: put it after --', 'stockade record');
   // Recording observes syscalls: seccomp does not enforce; every other layer of BASE does.
   const observed = { ...base, syscalls: { ...base.syscalls, profile: 'unconfined' } };
+  if (via === 'fast') return recordFast(base, observed, out, io);
   const tmp = mkdtempSync(join(tmpdir(), 'stockade-record-'));
   const trace = join(tmp, 'trace');
   try {
-    const started = start(observed, { helperWrapper: [strace, '-f', '-qq', '-s', '4096', '-y', '-o', trace, '--'] });
+    const started = start(observed, { helperWrapper: [strace!, '-f', '-qq', '-s', '4096', '-y', '-o', trace, '--'] });
     const result = await started.result;
     const text = readText(trace);
     const cwd = base.cwd ?? process.cwd();
@@ -134,6 +137,33 @@ export async function recordCommand(argv: string[], io: Io): Promise<number> {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** `--via fast`: eBPF counts the syscalls; paths are not observed, so the view stays BASE's. */
+async function recordFast(base: Policy, observed: Policy, out: string, io: Io): Promise<number> {
+  const host = hostFacts();
+  const recorder = await startFastRecorder(host);
+  let result;
+  try {
+    result = await start(observed, { extraCgroupProcs: [recorder.procsFile], host }).result;
+  } catch (e) {
+    recorder.abort();
+    throw e;
+  }
+  const o = await recorder.finish();
+  if (result.signal) {
+    o.complete = false;
+    o.notes.push(`the workload was killed by ${result.signal}`);
+  }
+  const cwd = base.cwd ?? process.cwd();
+  const { policy, profile } = recordedPolicy(o, base, cwd, basename(profilePathFor(out)), isDir, { pathsObserved: false });
+  writeRecording(out, policy, profile, [`recorded by stockade record --via fast: ${base.command.join(' ')}`, `complete: ${o.complete ? 'yes' : 'no'}${o.notes.length ? ` (${o.notes.join('; ')})` : ''}`, 'paths: not observed by the fast recorder; the view is the one the recording ran under (use --via strace to narrow it)', `exit: ${result.signal ?? result.exitCode}`]);
+  if (!o.complete) {
+    io.err(`stockade: the recording is incomplete (${o.notes.join('; ')}); wrote what was seen to ${out}`);
+    return 1;
+  }
+  io.err(`stockade: recorded ${o.syscalls.x86_64?.size ?? 0} syscalls (fast recorder); wrote ${out} and ${basename(profilePathFor(out))}`);
+  return 0;
 }
 
 /** The workload's program: the second execve in the trace (the first is the helper's). */

@@ -53,7 +53,7 @@ export interface RecordedOutput {
  * @param base the policy the recording ran under (its limits, hidden paths, env carry over)
  * @param profileRef how the policy names the profile file (a path relative to the policy file)
  */
-export function recordedPolicy(o: Observation, base: Policy, cwd: string, profileRef: string, isDir: (p: string) => boolean): RecordedOutput {
+export function recordedPolicy(o: Observation, base: Policy, cwd: string, profileRef: string, isDir: (p: string) => boolean, opts: { pathsObserved: boolean } = { pathsObserved: true }): RecordedOutput {
   const provided = [...PROVIDED, ...base.filesystem.tmpfs];
   const content = [...o.files.read, ...o.files.write, ...o.files.exec];
   // A directory only looked at on the way to a file (realpath's lstat of /var, /var/tmp...) needs
@@ -63,12 +63,15 @@ export function recordedPolicy(o: Observation, base: Policy, cwd: string, profil
   const read = collapse([...o.files.read, ...o.files.exec, ...stats], isDir, provided).filter((r) => !write.some((w) => under(r, w)));
   const loopbackOnly = [...o.network.connect, ...o.network.bind].every((e) => e.address === '127.0.0.1' || e.address === '::1' || e.address === '0.0.0.0' || e.address === '::');
   const usesInet = o.network.connect.length > 0 || o.network.bind.length > 0;
-  const network = !usesInet ? 'none' : loopbackOnly ? 'loopback' : 'host';
+  const network = !opts.pathsObserved ? base.network : !usesInet ? 'none' : loopbackOnly ? 'loopback' : 'host';
   const policy: Record<string, unknown> = {
     command: base.command,
     cwd,
     env: { inherit: base.env.inherit, set: base.env.set },
-    filesystem: { root: 'empty', read, write, tmpfs: base.filesystem.tmpfs, hide: base.filesystem.hide },
+    // Without observed paths (the fast recorder) the view stays what the recording ran under.
+    filesystem: opts.pathsObserved
+      ? { root: 'empty', read, write, tmpfs: base.filesystem.tmpfs, hide: base.filesystem.hide }
+      : { root: base.filesystem.root, read: base.filesystem.read, write: [...base.filesystem.write, ...(base.filesystem.root === 'host' ? [cwd] : [])], tmpfs: base.filesystem.tmpfs, hide: base.filesystem.hide },
     network,
     syscalls: { profile: profileRef, onViolation: base.syscalls.onViolation },
     capabilities: base.capabilities,
