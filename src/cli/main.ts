@@ -12,6 +12,10 @@ usage: stockade <command> ...
 commands:
   run       run a command confined (stockade run --help)
   record    watch a workload once and write the smallest policy that runs it
+  apparmor  generate, validate and install an AppArmor profile from a policy
+  selinux   generate, validate and install an SELinux CIL module from a policy
+  k8s       Kubernetes manifests (Pod, securityContext, Security Profiles Operator objects)
+  docker    docker / podman run flags and the profile files they name
   doctor    what this host can enforce
   seccomp   compile, inspect and compare seccomp profiles (stockade seccomp --help)
   version   print the version
@@ -29,6 +33,16 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await (await import('./run.js')).runCommand(rest, io);
       case 'record':
         return await (await import('./record.js')).recordCommand(rest, io);
+      case 'apparmor':
+        return (await import('./apparmor.js')).apparmorCommand(rest, io);
+      case 'selinux':
+        return (await import('./selinux.js')).selinuxCommand(rest, io);
+      case 'k8s': {
+        const m = await import('./k8s.js');
+        return m.k8sCommand(rest, io, await m.loadLsmGenerators());
+      }
+      case 'docker':
+        return (await import('./docker.js')).dockerCommand(rest, io);
       case 'doctor':
         return (await import('./doctor.js')).doctorCommand(rest, io);
       case 'version':
