@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { chownSync, closeSync, openSync, readFileSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import {
-  buildProbes, fillArgs, KERNEL_FEATURE_NEEDS, loadManifest, parseReport, repoRoot, setupProbeEnv, unmetNeeds,
+  buildProbes, fillArgs, KERNEL_FEATURE_NEEDS, loadManifest, parseReport, probeBuildDir, repoRoot, setupProbeEnv, unmetNeeds,
   type Outcome, type ProbeEnv,
 } from './support/adversarial.js';
 
@@ -35,7 +35,9 @@ after(async () => {
 
 /** Flags for every confined run, plus per-probe ones (a short wall time for the CPU spin). */
 function flags(name: string, rootless: boolean): string[] {
-  const f = ['--write', env.rwDir, '--hide', join(env.base, 'secret'), '--memory', '256M', '--pids', '64', '--timeout', name === 'cpu_spin' ? '3s' : '30s'];
+  // The probes' binaries are made visible explicitly: a checkout under /tmp is hidden by the
+  // sandbox's private /tmp.
+  const f = ['--read', probeBuildDir, '--write', env.rwDir, '--hide', join(env.base, 'secret'), '--memory', '256M', '--pids', '64', '--timeout', name === 'cpu_spin' ? '3s' : '30s'];
   // Rootless on a host without cgroup delegation: rlimits stand in for the cgroup (reported).
   if (rootless) f.push('--best-effort');
   return f;

@@ -168,7 +168,7 @@ async function recordFast(base: Policy, observed: Policy, out: string, io: Io): 
 
 /** The workload's program: the second execve in the trace (the first is the helper's). */
 function programOf(trace: string): string | undefined {
-  const execs = [...trace.matchAll(/^\d+ execve\("([^"]+)"/gm)].map((m) => m[1]!);
+  const execs = [...trace.matchAll(/^\d+ +execve\("([^"]+)"/gm)].map((m) => m[1]!);
   return execs[1];
 }
 

@@ -15,8 +15,9 @@ interface Line {
   ret: string | undefined;
 }
 
-const CALL = /^(\d+) ([a-z_0-9]+)\((.*)$/;
-const RESUMED = /^(\d+) <\.\.\. ([a-z_0-9]+) resumed>(.*)$/;
+// strace pads the pid to a common width ("5129  execve(" beside "12345 execve("): allow any spacing.
+const CALL = /^(\d+) +([a-z_][a-z_0-9]*)\((.*)$/;
+const RESUMED = /^(\d+) +<\.\.\. ([a-z_][a-z_0-9]*) resumed>(.*)$/;
 const RET = /\)\s+= (-?\d+|0x[0-9a-f]+|\?)(?: ([A-Z0-9]+))?.*$/;
 
 function parseLines(text: string): { lines: Line[]; bits32: Set<number> } {
@@ -24,7 +25,7 @@ function parseLines(text: string): { lines: Line[]; bits32: Set<number> } {
   const pending = new Map<number, { name: string; args: string }>();
   const bits32 = new Set<number>();
   for (const raw of text.split('\n')) {
-    const m32 = /^\[ Process PID=(\d+) runs in 32 bit mode\. \]/.exec(raw) ?? /^(\d+) \[ Process PID=\d+ runs in 32 bit mode\. \]/.exec(raw);
+    const m32 = /^\[ Process PID=(\d+) runs in 32 bit mode\. \]/.exec(raw) ?? /^(\d+) +\[ Process PID=\d+ runs in 32 bit mode\. \]/.exec(raw);
     if (m32) {
       bits32.add(Number(m32[1]));
       continue;
@@ -148,7 +149,7 @@ export function observeStrace(text: string, program: string, cwd: string): Obser
     }
   }
   // A workload killed by a signal, or whose trace ends mid-call, did not finish what it would do.
-  if (/\+\+\+ killed by SIG/.test(text.split('\n').filter((x) => x.startsWith(`${root} `)).join('\n'))) {
+  if (/\+\+\+ killed by SIG/.test(text.split('\n').filter((x) => new RegExp(`^${root} +`).test(x)).join('\n'))) {
     o.complete = false;
     o.notes.push('the workload was killed by a signal before it finished');
   }

@@ -85,8 +85,11 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   // bound on top of it; a tmpfs on a granted path itself is left out: the grant wins.
   const tmpfs = policy.filesystem.tmpfs.filter((t) => !write.includes(t));
   for (const t of tmpfs) ops.push({ op: 'tmpfs', target: t, sizeBytes: 0, mode: 0o1777 });
+  const covered = (p: string) => [...tmpfs, ...facts.hide.map((h) => h.path)].some((d) => p === d || p.startsWith(`${d}/`));
   for (const p of policy.filesystem.read) {
-    if (policy.filesystem.root === 'host' && !write.includes(p)) continue; // already visible read-only
+    // In the host view a read path is already visible, unless a private tmpfs or a hidden path
+    // covers it (a checkout under /tmp): then it is bound on top.
+    if (policy.filesystem.root === 'host' && !write.includes(p) && !covered(p)) continue;
     // The working directory granted read-only (recorded policies) is, like a writable path, seen
     // through an idmapped bind when root owns it; no other read-only path is.
     const idmapRoot = asRoot && uid !== 0 && p === facts.cwd && (facts.rootOwned?.has(p) ?? false);

@@ -231,6 +231,10 @@ function finish(run: HelperRun, prepared: Prepared, emit: (e: SandboxEvent) => v
   if (setupError && setupError.kind === 'error' && setupError.step !== 'exec') {
     throw new StockadeError('unsupported', `the sandbox could not be set up: ${setupError.step}: ${setupError.detail}`, setupError.step);
   }
+  if (setupError && setupError.kind === 'error' && run.exitCode === null && run.exitSignal === null) {
+    // The program could not be executed inside the sandbox: 127 (not found) or 126, as a shell does.
+    throw new StockadeError('input', `cannot run the command in the sandbox: ${setupError.detail}${setupError.errno === 2 ? ' (is it inside a path the sandbox sees? --read adds one)' : ''}`, 'command');
+  }
   let signal: NodeJS.Signals | null = null;
   if (run.exitSignal !== null) {
     signal = signalName(run.exitSignal);
