@@ -42,8 +42,8 @@ test('a coreutils shell pipeline round-trips; reading outside the recording or a
   const outside = stockade(['run', '--policy', recorded, '--', 'sh', '-c', 'sort words.txt; cat /var/log/dpkg.log']);
   assert.notEqual(outside.code, 0);
   assert.match(outside.err, /dpkg\.log: No such file or directory/);
-  // A syscall the recording never saw fails (EPERM): here, creating a socket.
-  const extra = stockade(['run', '--policy', recorded, '--', '/usr/bin/python3', '-c', 'import socket; socket.socket()']);
+  // A syscall the recording never saw fails (EPERM): here, a program the pipeline never ran.
+  const extra = stockade(['run', '--policy', recorded, '--', 'sh', '-c', 'sort words.txt | uniq -c; /usr/bin/python3 -c "import socket; socket.socket()"']);
   assert.notEqual(extra.code, 0);
 });
 
@@ -51,11 +51,22 @@ test('a python3 script that reads and writes files round-trips; a file outside i
   if (!hasStrace) return t.skip('strace is not installed');
   if (!existsSync('/usr/bin/python3')) return t.skip('/usr/bin/python3 is not installed');
   writeFileSync(join(work, 'data.csv'), 'a,1\nb,2\nc,3\n');
-  writeFileSync(join(work, 'sum.py'), "import sys\ntotal = sum(int(l.split(',')[1]) for l in open('data.csv'))\nopen('total.txt', 'w').write(str(total))\nprint(open('total.txt').read())\nif len(sys.argv) > 1: print(open(sys.argv[1]).read())\n");
+  writeFileSync(join(work, 'sum.py'), "import sys, socket\ntotal = sum(int(l.split(',')[1]) for l in open('data.csv'))\nopen('total.txt', 'w').write(str(total))\nprint(open('total.txt').read())\nif len(sys.argv) > 2 and sys.argv[1] == 'read': print(open(sys.argv[2]).read())\nif len(sys.argv) > 1 and sys.argv[1] == 'socket': socket.socket()\n");
   const { recorded } = roundTrip('python', ['/usr/bin/python3', 'sum.py']);
-  const outside = stockade(['run', '--policy', recorded, '--', '/usr/bin/python3', 'sum.py', '/var/log/dpkg.log']);
+  const outside = stockade(['run', '--policy', recorded, '--', '/usr/bin/python3', 'sum.py', 'read', '/var/log/dpkg.log']);
   assert.notEqual(outside.code, 0);
   assert.match(outside.err, /FileNotFoundError|PermissionError/);
+  // One syscall more (socket) is denied, and the event names it.
+  const events = join(work, 'python-events.jsonl');
+  const extra = stockade(['run', '--policy', recorded, '--events', events, '--', '/usr/bin/python3', 'sum.py', 'socket']);
+  assert.notEqual(extra.code, 0);
+  assert.match(extra.err, /PermissionError/);
+  if (process.getuid?.() === 0 && existsSync('/proc/self/loginuid')) {
+    const named = readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { layer: string; kind: string; what: string });
+    const blocked = named.filter((e) => e.layer === 'seccomp' && e.kind === 'blocked').map((e) => e.what);
+    // The first denial is the one more thing; an error path may make others after it.
+    assert.equal(blocked[0], 'socket', `the event names what was blocked: ${blocked.join(', ')}`);
+  } else t.diagnostic('naming the blocked syscall needs root (the kernel audit records)');
 });
 
 test('a gcc compile of a small C program round-trips', (t) => {
@@ -145,4 +156,21 @@ test('nothing lost, nothing invented: on the same run, the fast recorder and str
   const invented = [...(o.syscalls.x86_64 ?? [])].filter((n) => !seenByStrace.has(n));
   assert.deepEqual(invented, [], 'every syscall the fast recorder reports was made');
   t.diagnostic(`${seenByStrace.size} syscalls by strace, ${o.syscalls.x86_64?.size} by the fast recorder`);
+});
+
+test('run --audit reports what enforcement would block; --events names what was blocked', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('reading the kernel\'s audit records needs root');
+  if (!existsSync('/proc/self/loginuid')) return t.skip('this kernel has no audit support (CONFIG_AUDIT)');
+  const audited = stockade(['run', '--audit', '--', 'sh', '-c', 'unshare -U true && echo unshared']);
+  assert.equal(audited.code, 0, audited.err);
+  assert.equal(audited.out, 'unshared\n', 'in an audit run the call goes through');
+  assert.match(audited.err, /seccomp would have denied 1 call: unshare/);
+  const events = join(work, 'events.jsonl');
+  const enforced = stockade(['run', '--events', events, '--', 'sh', '-c', 'unshare -U true 2>/dev/null || echo refused']);
+  assert.equal(enforced.out, 'refused\n');
+  const lines = readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { layer: string; kind: string; what: string; pid?: number; time: string });
+  const blocked = lines.find((e) => e.layer === 'seccomp' && e.kind === 'blocked');
+  assert.ok(blocked, `a blocked event: ${JSON.stringify(lines)}`);
+  assert.equal(blocked.what, 'unshare');
+  assert.ok(typeof blocked.pid === 'number' && !Number.isNaN(Date.parse(blocked.time)));
 });

@@ -26,7 +26,9 @@ host's secrets hidden (docs/policy.md lists them).
   --timeout DUR     wall-time limit, e.g. 30s
   --rootfs DIR      use DIR as the root file system instead of the host's
   --best-effort     run even when the host cannot enforce a layer; report what was dropped
-  --events FILE     write every event as a JSON line to FILE
+  --events FILE     write every event as a JSON line to FILE (with each denied syscall, as root)
+  --audit           report instead of block: seccomp logs what it would deny, summarised at exit
+                    (Landlock has no report-only mode and is left out)
   --verbose         print events to stderr as they happen
 
 Exit status: the command's, 128+N when it died from signal N, 2 for bad input, 1 when the host
@@ -51,6 +53,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     policy: { value: true }, read: { value: true, repeat: true }, write: { value: true, repeat: true },
     hide: { value: true, repeat: true }, net: { value: true }, memory: { value: true }, pids: { value: true },
     timeout: { value: true }, rootfs: { value: true }, 'best-effort': {}, events: { value: true }, verbose: {}, help: {},
+    audit: {},
   }, 'run');
   if (p.bools.has('help')) {
     io.out(RUN_HELP);
@@ -64,12 +67,25 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     memory: one(p, 'memory'), pids: one(p, 'pids'), timeout: one(p, 'timeout'), rootfs: one(p, 'rootfs'),
     bestEffort: p.bools.has('best-effort'), command: p.operands,
   }, cwd);
+  const audit = p.bools.has('audit');
+  if (audit) {
+    // Report instead of block: seccomp returns LOG for what it would deny. Landlock has no
+    // report-only mode, so an audit run goes without it (and says so).
+    policy.syscalls = { ...policy.syscalls, onViolation: 'log' };
+    if (policy.landlock !== 'off') {
+      policy.landlock = 'off';
+      io.err('stockade: [landlock] dropped: Landlock has no report-only mode; --audit runs without it');
+    }
+  }
   if (policy.command.length === 0) {
     throw new StockadeError('usage', 'no command to run: put it after --, or set command: in the policy', 'stockade run');
   }
   const verbose = p.bools.has('verbose');
   const eventsFile = one(p, 'events');
-  const started = start(policy, { onEvent: (e) => { if (verbose || e.kind === 'dropped') io.err(describe(e)); } });
+  const started = start(policy, {
+    reportViolations: audit || eventsFile !== undefined || verbose,
+    onEvent: (e) => { if (verbose || e.kind === 'dropped') io.err(describe(e)); },
+  });
   // Signals to stockade go to the sandbox (the helper forwards them to the workload).
   const forward = (sig: NodeJS.Signals) => () => started.kill(sig);
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const).map((s) => {
@@ -86,7 +102,14 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
         throw new StockadeError('io', `cannot write events: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, eventsFile);
       }
     }
-    if (!verbose) for (const e of r.events) if (e.kind === 'blocked' || e.kind === 'limit') io.err(describe(e));
+    if (!verbose) for (const e of r.events) if (e.kind === 'limit' || (e.kind === 'blocked' && e.layer !== 'seccomp')) io.err(describe(e));
+    const violations = r.events.filter((e) => (e.kind === 'blocked' || e.kind === 'audit') && e.layer === 'seccomp' && e.pid !== undefined);
+    if (violations.length > 0) {
+      const counts = new Map<string, number>();
+      for (const v of violations) counts.set(v.what, (counts.get(v.what) ?? 0) + 1);
+      const list = [...counts].map(([w, n]) => (n > 1 ? `${w} (x${n})` : w)).join(', ');
+      io.err(`stockade: seccomp ${audit ? 'would have denied' : 'denied'} ${violations.length} call${violations.length > 1 ? 's' : ''}: ${list}`);
+    }
     if (r.signal) return 128 + (SIGNAL_NUMBERS[r.signal] ?? 0);
     return r.exitCode ?? 1;
   } finally {

@@ -3,7 +3,8 @@ export type EventLayer = 'sandbox' | 'namespaces' | 'mounts' | 'seccomp' | 'land
 
 export interface SandboxEvent {
   layer: EventLayer;
-  kind: 'started' | 'blocked' | 'limit' | 'dropped' | 'warning' | 'exited' | 'error';
+  /** `audit`: what an enforcing run would have blocked (stockade run --audit). */
+  kind: 'started' | 'blocked' | 'audit' | 'limit' | 'dropped' | 'warning' | 'exited' | 'error';
   /** What happened, e.g. `killed by seccomp (SIGSYS)`, `memory limit`, `landlock`. */
   what: string;
   detail?: string;

@@ -7,11 +7,13 @@
  * loses some (the summary says how many were seen, not that it is every one).
  */
 import { closeSync, constants, openSync, readSync, statSync } from 'node:fs';
-import { formatAction } from '../../seccomp/actions.js';
+import { actionKind } from '../../seccomp/actions.js';
 import { syscallName } from '../../seccomp/syscalls.js';
 import { AUDIT_ARCH, X32_SYSCALL_BIT, type Arch } from '../../seccomp/arch.js';
 
 export interface SeccompRecord {
+  /** The audit login id of the process (stockade tags each reporting run with its own). */
+  auid: number;
   pid: number;
   syscall: number;
   name: string | undefined;
@@ -36,7 +38,7 @@ function parse(line: string): SeccompRecord | undefined {
   if ([pid, syscall, arch, code].some(Number.isNaN)) return undefined;
   const a: Arch | undefined = arch === AUDIT_ARCH.x86 ? 'x86' : arch === AUDIT_ARCH.aarch64 ? 'aarch64' : arch === AUDIT_ARCH.x86_64 ? (syscall >= X32_SYSCALL_BIT ? 'x32' : 'x86_64') : undefined;
   return {
-    pid, syscall, arch, code: code >>> 0,
+    auid: num('auid'), pid, syscall, arch, code: code >>> 0,
     name: a ? syscallName(a, syscall) : undefined,
     comm: field('comm')?.[2] ?? field('comm')?.[1] ?? '',
     exe: field('exe')?.[2] ?? field('exe')?.[1] ?? '',
@@ -44,7 +46,8 @@ function parse(line: string): SeccompRecord | undefined {
 }
 
 export function describeRecord(r: SeccompRecord): string {
-  return `${r.name ?? `syscall ${r.syscall}`} (${r.syscall}) by ${r.comm || '?'}: ${formatAction(r.code)}`;
+  // The audit record carries the action, not its data (the errno): name the action only.
+  return `${r.name ?? `syscall ${r.syscall}`} (${r.syscall}) by ${r.comm || '?'}: ${actionKind(r.code) ?? `0x${r.code.toString(16)}`}`;
 }
 
 /** A position in /dev/kmsg: records after it belong to the runs started after it. */
@@ -83,6 +86,11 @@ export class KernelLog {
     return out;
   }
 
+  /** The seccomp records of processes tagged with audit login id `auid`. */
+  recordsOf(auid: number): SeccompRecord[] {
+    return this.read().map((l) => parse(l.slice(l.indexOf(';') + 1))).filter((r): r is SeccompRecord => r !== undefined && r.auid === auid);
+  }
+
   /** The seccomp records of the sandbox whose workload has pid `workload` (pid namespace `pidns`). */
   seccompRecords(workload: number | undefined, pidns: number | undefined): SeccompRecord[] {
     const mine = (pid: number) => {
@@ -100,6 +108,20 @@ export class KernelLog {
   close(): void {
     closeSync(this.fd);
   }
+}
+
+/**
+ * A wrapper that gives the helper, and so every process of the sandbox, its own audit login id:
+ * the kernel stamps it on each seccomp record, which attributes records to this run exactly, even
+ * for processes that have exited. Needs CAP_AUDIT_CONTROL and a login id not yet made immutable.
+ */
+export function auditTagWrapper(auid: number): string[] {
+  return ['/bin/sh', '-c', `echo ${auid} > /proc/self/loginuid && exec "$@"`, 'stockade-audit-tag'];
+}
+
+/** A fresh audit login id for one run (outside the range real logins use). */
+export function freshAuditId(): number {
+  return 3_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
 }
 
 /** The pid namespace inode of a live process, to recognise its siblings later. */

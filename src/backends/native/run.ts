@@ -11,6 +11,9 @@ import { createCgroup, type CgroupHandle } from './cgroup.js';
 import { event, type SandboxEvent } from './events.js';
 import { buildPlan, type PlanResult } from './plan-builder.js';
 import { seccompProgram as compiledSeccomp } from './seccomp-cache.js';
+import { auditTagWrapper, describeRecord, freshAuditId, KernelLog } from './kernel-log.js';
+
+const RET_LOG = 0x7ffc0000;
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { buildEnv, existingPaths, hiddenPaths, resolveProgram } from './view.js';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
@@ -38,6 +41,11 @@ export interface RunOptions {
   onEvent?: (e: SandboxEvent) => void;
   /** A command the C helper runs under (recording with strace). */
   helperWrapper?: string[];
+  /**
+   * Report each syscall the filter denies (or, with onViolation: log, would deny) as an event,
+   * from the kernel's audit records. Needs root; elsewhere a warning event says it is unavailable.
+   */
+  reportViolations?: boolean;
   /** Extra cgroup.procs files the sandbox joins (recording follows a cgroup v2 id). */
   extraCgroupProcs?: string[];
   /** Host facts, when the caller already probed (doctor, repeated runs). */
@@ -177,11 +185,24 @@ export function start(policy: Policy, opts: RunOptions = {}): Started {
   const result = (async () => {
     const prepared = await prepare(policy, opts);
     for (const d of prepared.dropped) emit(event(d.split(':')[0] as SandboxEvent['layer'], 'dropped', d));
+    // Violation reports: the filter logs its denials, the run gets an audit id, the kernel log says.
+    let wrapper = opts.helperWrapper;
+    let audit: { log: KernelLog; auid: number } | undefined;
+    if (opts.reportViolations) {
+      const log = prepared.host.uid === 0 ? KernelLog.open() : undefined;
+      const seccompOp = prepared.planned.plan.ops.find((o) => o.op === 'seccomp');
+      if (log && seccompOp && seccompOp.op === 'seccomp') {
+        seccompOp.log = true;
+        const auid = freshAuditId();
+        audit = { log, auid };
+        wrapper = [...auditTagWrapper(auid), ...(wrapper ?? [])];
+      } else emit(event('seccomp', 'warning', 'violation reports unavailable', prepared.host.uid === 0 ? 'no seccomp filter in this run' : 'reading the kernel audit records needs root'));
+    }
     let spawned: { child: ChildProcess; done: Promise<HelperRun> };
     try {
       spawned = spawnHelper(prepared.planned.plan, {
         stdio,
-        ...(opts.helperWrapper ? { wrapper: opts.helperWrapper } : {}),
+        ...(wrapper ? { wrapper } : {}),
         onStatus: (s) => {
           const e = statusEvent(s);
           if (e) emit(e);
@@ -204,7 +225,15 @@ export function start(policy: Policy, opts: RunOptions = {}): Started {
       run = await spawned.done;
     } catch (e) {
       prepared.cgroup?.cleanup();
+      audit?.log.close();
       throw e;
+    }
+    if (audit) {
+      for (const r of audit.log.recordsOf(audit.auid)) {
+        const would = r.code === RET_LOG;
+        emit(event('seccomp', would ? 'audit' : 'blocked', r.name ?? `syscall ${r.syscall}`, describeRecord(r) + (r.exe ? ` (${r.exe})` : ''), r.pid));
+      }
+      audit.log.close();
     }
     return finish(run, prepared, emit, events, began);
   })();
