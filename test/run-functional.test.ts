@@ -194,3 +194,20 @@ test('bad input: exit 2, one line naming the input, nothing set up', () => {
     assert.doesNotMatch(r.err, /\n\s+at /);
   }
 });
+
+test('--isolation runc|gvisor runs the command through the OCI runtime; a bad value is refused', (t) => {
+  const bad = stockade(['run', '--isolation', 'vm', '--', 'true']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err.trim(), /^stockade: --isolation: "vm" must be native, runc or gvisor$/);
+  if (!isRoot) return t.skip('runc and runsc run as root here');
+  for (const [kind, tool] of [['runc', '/usr/sbin/runc'], ['gvisor', '/usr/bin/runsc']] as const) {
+    if (!existsSync(tool)) {
+      t.diagnostic(`${tool} is not installed (apt-get install ${kind === 'gvisor' ? 'runsc' : 'runc'}): ${kind} not checked`);
+      continue;
+    }
+    const r = stockade(['run', '--isolation', kind, '--', 'sh', '-c', 'cat /etc/shadow 2>/dev/null || echo hidden; exit 4']);
+    assert.equal(r.code, 4, `${kind}: ${r.err}`);
+    assert.equal(r.out, 'hidden\n');
+    assert.match(r.err, /landlock.*cannot be expressed in an OCI runtime config/, 'the dropped layer is reported');
+  }
+});
