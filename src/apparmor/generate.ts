@@ -11,7 +11,7 @@
  * /tmp, no loopback-only addresses, ...) are stated in the profile's comments and docs/mac.md.
  */
 import { StockadeError } from '../errors.js';
-import { PROC_MASKED, PROC_READ_ONLY } from '../backends/native/plan-builder.js';
+import { PROC_MASKED, PROC_READ_ONLY } from '../policy/procfs.js';
 import type { Policy } from '../policy/types.js';
 import { APPARMOR_FORMAT, checkPath, complementOf, componentMatches, components, quote, refuse, withTree, type PathSource } from './paths.js';
 

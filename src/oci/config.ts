@@ -14,6 +14,8 @@
  * only when, per syscall, the emitted rules never overlap with different actions; the rewrite
  * makes it so by cutting each rule's argument space into disjoint masked-equality cubes.
  */
+import { rootModeIdentity } from '../policy/identity.js';
+import { PROC_MASKED, PROC_READ_ONLY } from '../policy/procfs.js';
 import { StockadeError } from '../errors.js';
 import { actionKind, ociActionName, RET } from '../seccomp/actions.js';
 import type { Arch } from '../seccomp/arch.js';
@@ -24,12 +26,9 @@ import type { Policy, SyscallPolicy } from '../policy/types.js';
 
 export const OCI_VERSION = '1.0.2';
 
-/** procfs knobs made read-only and hidden, as the native backend does (plan-builder.ts). */
-export const OCI_READONLY_PATHS = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
-export const OCI_MASKED_PATHS = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/proc/latency_stats', '/proc/acpi', '/proc/scsi'];
-
-/** The identity a workload gets when stockade runs as root (as in plan-builder.ts). */
-export const OCI_ROOT_MODE_UID = 65534;
+/** procfs knobs made read-only and hidden: the same lists as the native backend. */
+export const OCI_READONLY_PATHS: readonly string[] = PROC_READ_ONLY;
+export const OCI_MASKED_PATHS: readonly string[] = PROC_MASKED;
 
 const CPU_PERIOD_US = 100_000;
 
@@ -220,12 +219,10 @@ export function ociConfig(policy: Policy, facts: OciFacts): OciConfigResult {
   // Rootless, the runtime's own init must be root in the new user namespace, and an unprivileged
   // caller can map one id only: the caller appears as uid 0 there, with no capabilities (outside,
   // and to every file, it is the caller). Another uid cannot be mapped without newuidmap.
-  const owner = facts.cwdOwner && facts.cwdOwner.uid !== 0 ? facts.cwdOwner : undefined;
   if (!asRoot && policy.user && (policy.user.uid !== 0 || policy.user.gid !== 0)) {
     throw new StockadeError('unsupported', `a rootless ${runtimeName} can map only the caller, as uid 0 of the sandbox; drop user: or run as root`, 'user');
   }
-  const uid = policy.user?.uid ?? (asRoot ? owner?.uid ?? OCI_ROOT_MODE_UID : 0);
-  const gid = policy.user?.gid ?? (asRoot ? owner?.gid ?? OCI_ROOT_MODE_UID : 0);
+  const { uid, gid } = asRoot ? rootModeIdentity(policy, facts.cwdOwner) : { uid: policy.user?.uid ?? 0, gid: policy.user?.gid ?? 0 };
 
   // Mounts.
   const write = writablePaths(policy, facts);

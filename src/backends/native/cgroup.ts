@@ -4,6 +4,7 @@
  * its own directory named stockade-<pid>-<n>; cleanup removes it, and every new sandbox first
  * sweeps directories whose stockade process is gone (a stockade killed with SIGKILL cannot clean).
  */
+import { processAlive } from '../../host/processes.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StockadeError } from '../../errors.js';
@@ -52,14 +53,6 @@ function tryRead(path: string): string {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes sandbox cgroups left by stockade processes that no longer exist. */
 export function sweep(base: string): number {
@@ -72,7 +65,7 @@ export function sweep(base: string): number {
   }
   for (const name of entries) {
     const m = /^stockade-(\d+)-\d+$/.exec(name);
-    if (!m || alive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     try {
       rmdirSync(join(base, name));
       removed++;

@@ -2,18 +2,15 @@
  * Policy + facts about this run -> the helper's Plan. Pure: every file system fact (which paths
  * exist, what the hidden patterns expanded to) arrives in `RunFacts`, gathered by view.ts.
  */
+import { rootModeIdentity } from '../../policy/identity.js';
 import { CAPABILITY_NUMBERS } from '../../policy/capabilities.js';
 import type { Policy } from '../../policy/types.js';
 import { compileLandlock } from '../../landlock/ruleset.js';
-import { UNLIMITED, type Plan, type PlanOp } from '../../helper/plan.js';
+import type { Plan, PlanOp } from '../../helper/plan.js';
+import { PROC_MASKED, PROC_READ_ONLY } from '../../policy/procfs.js';
 
-/** procfs paths made read-only in the sandbox: sysctls and interrupt, bus and sysrq knobs. */
-export const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
-/** procfs paths hidden: kernel memory, keys, timers and scheduler internals. */
-export const PROC_MASKED = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/proc/latency_stats', '/proc/acpi', '/proc/scsi'];
-
-/** The unprivileged identity a workload gets when stockade runs as root. */
-export const ROOT_MODE_UID = 65534;
+export { PROC_MASKED, PROC_READ_ONLY };
+export { ROOT_MODE_UID } from '../../policy/identity.js';
 
 export interface RunFacts {
   /** Real uid/gid of the stockade process. */
@@ -59,11 +56,7 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   const ops: PlanOp[] = [];
   const dropped: string[] = [];
   const asRoot = facts.uid === 0;
-  // As root the workload never runs as root: it takes the owner of the working directory when
-  // that is an ordinary user (so `sudo stockade run` works in that user's tree), else nobody.
-  const owner = facts.cwdOwner && facts.cwdOwner.uid !== 0 ? facts.cwdOwner : undefined;
-  const uid = policy.user?.uid ?? (asRoot ? owner?.uid ?? ROOT_MODE_UID : facts.uid);
-  const gid = policy.user?.gid ?? (asRoot ? owner?.gid ?? ROOT_MODE_UID : facts.gid);
+  const { uid, gid } = asRoot ? rootModeIdentity(policy, facts.cwdOwner) : { uid: policy.user?.uid ?? facts.uid, gid: policy.user?.gid ?? facts.gid };
 
   // Namespaces: as root no user namespace is needed (the workload drops to an unprivileged uid);
   // without root, a user namespace is what makes the other namespaces possible.
@@ -116,7 +109,6 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
   for (const f of facts.fallbackRlimits ?? []) ops.push({ op: 'rlimit', resource: f.resource, soft: BigInt(f.value), hard: BigInt(f.value) });
   // No core dumps: a crashing workload must not write its memory outside.
   ops.push({ op: 'rlimit', resource: 'core', soft: 0n, hard: 0n });
-  void UNLIMITED;
   if (facts.cgroupProcs.length > 0) ops.push({ op: 'cgroup', procsFiles: facts.cgroupProcs });
 
   ops.push({ op: 'user', uid, gid, groups: [] });

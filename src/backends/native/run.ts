@@ -15,18 +15,8 @@ import { auditTagWrapper, describeRecord, freshAuditId, KernelLog } from './kern
 
 const RET_LOG = 0x7ffc0000;
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { buildEnv, existingPaths, hiddenPaths, resolveProgram } from './view.js';
+import { buildEnv, existingPaths, hiddenPaths, ownerOf, resolveProgram } from './view.js';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { statSync } from 'node:fs';
-
-function ownerOf(path: string): { uid: number; gid: number } | undefined {
-  try {
-    const st = statSync(path);
-    return { uid: st.uid, gid: st.gid };
-  } catch {
-    return undefined;
-  }
-}
 
 export interface RunOptions {
   /** stdio for the workload, as for child_process.spawn (default: inherit). */

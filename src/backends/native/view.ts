@@ -115,3 +115,13 @@ export function existingPaths(policy: Policy, cwd: string): Set<string> {
   if (kind(cwd)) out.add(cwd);
   return out;
 }
+
+/** The owner of a host path, or undefined when it does not exist. */
+export function ownerOf(path: string): { uid: number; gid: number } | undefined {
+  try {
+    const st = statSync(path);
+    return { uid: st.uid, gid: st.gid };
+  } catch {
+    return undefined;
+  }
+}

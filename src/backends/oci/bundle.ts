@@ -18,7 +18,7 @@ import { hostArch } from '../../seccomp/arch.js';
 import { builtinProfile, isBuiltinName } from '../../seccomp/builtin.js';
 import { parseProfile, type SeccompProfile } from '../../seccomp/profile.js';
 import { cgroupBases, neededControllers } from '../native/cgroup.js';
-import { buildEnv, existingPaths, hiddenPaths, resolveProgram } from '../native/view.js';
+import { buildEnv, existingPaths, hiddenPaths, resolveProgram, ownerOf } from '../native/view.js';
 import type { RuntimeInfo } from './runtime.js';
 
 export interface Bundle {
@@ -33,14 +33,6 @@ export interface Bundle {
 
 let counter = 0;
 
-function ownerOf(path: string): { uid: number; gid: number } | undefined {
-  try {
-    const st = statSync(path);
-    return { uid: st.uid, gid: st.gid };
-  } catch {
-    return undefined;
-  }
-}
 
 /** The entries of the host's /, for the read-only view. */
 export function hostRootEntries(): HostRootEntry[] {

@@ -4,6 +4,7 @@
  * the sweep that removes what a killed stockade left behind. The only code that spawns runc or runsc
  * is in this folder.
  */
+import { processAlive } from '../../host/processes.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,14 +86,6 @@ export function runtimeInfo(isolation: Isolation, policy: Policy): RuntimeInfo {
   return { isolation, runtime, bin, global, base, state, bundles, name: runtime === 'runsc' ? 'gVisor (runsc)' : 'runc' };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Container ids are stockade-<pid>-<n>-<hex>: the pid of the stockade process that owns it. */
 export const ID_PATTERN = /^stockade-(\d+)-\d+-[0-9a-f]+$/;
@@ -131,7 +124,7 @@ export function sweep(info: RuntimeInfo): number {
   let removed = 0;
   const stale = (id: string) => {
     const m = ID_PATTERN.exec(id);
-    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+    return m !== null && Number(m[1]) !== process.pid && !processAlive(Number(m[1]));
   };
   for (const id of idsIn(info.state)) {
     if (!stale(id)) continue;
