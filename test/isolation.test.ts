@@ -22,7 +22,7 @@ import { defaultPolicy } from '../src/policy/defaults.js';
 import type { Policy } from '../src/policy/types.js';
 import type { RunResult } from '../src/backends/native/run.js';
 import {
-  buildProbes, fillArgs, KERNEL_FEATURE_NEEDS, loadManifest, parseReport, setupProbeEnv, unmetNeeds, type Outcome, type ProbeEnv,
+  buildProbes, fillArgs, KERNEL_FEATURE_NEEDS, loadManifest, parseReport, probeBuildDir, setupProbeEnv, unmetNeeds, type Outcome, type ProbeEnv,
 } from './support/adversarial.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -52,7 +52,9 @@ function skipReason(bin: string): string | undefined {
 }
 
 function policy(command: string[], over: Partial<Policy> = {}): Policy {
-  return { ...defaultPolicy(), command, landlock: 'off', terminal: false, ...over };
+  const p: Policy = { ...defaultPolicy(), command, landlock: 'off', terminal: false, ...over };
+  // The probes' binaries are named explicitly: a checkout under /tmp is hidden by the private /tmp.
+  return { ...p, filesystem: { ...p.filesystem, read: [...p.filesystem.read, probeBuildDir] } };
 }
 
 interface Ran {
