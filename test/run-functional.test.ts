@@ -211,3 +211,22 @@ test('--isolation runc|gvisor runs the command through the OCI runtime; a bad va
     assert.match(r.err, /landlock.*cannot be expressed in an OCI runtime config/, 'the dropped layer is reported');
   }
 });
+
+test('host-wide procfs knobs are read-only and kernel internals hidden; Landlock is enforced', () => {
+  const r = stockade(['run', '--', 'sh', '-c', 'grep -E " /proc/(sys|sysrq-trigger|irq|bus|fs) " /proc/self/mountinfo | grep -c " ro,"; wc -c < /proc/keys; wc -c < /proc/timer_list']);
+  assert.equal(r.code, 0, r.err);
+  const [ro, keys, timers] = r.out.trim().split('\n').map(Number);
+  assert.ok(ro! >= 2, `procfs knobs bound read-only: ${r.out}`);
+  assert.equal(keys, 0, '/proc/keys is hidden');
+  assert.equal(timers, 0, '/proc/timer_list is hidden');
+  // With an empty root, the mount table lets the workload list / (a tmpfs), Landlock does not:
+  // the EACCES can only come from Landlock.
+  const policy = join(work, 'empty-root.yaml');
+  writeFileSync(policy, 'cwd: /\nfilesystem:\n  root: empty\n  read: [/usr, /lib, /lib64, /bin, /etc]\n');
+  const ll = stockade(['run', '--policy', policy, '--', '/bin/sh', '-c', 'ls / 2>&1; echo rc=$?']);
+  assert.match(ll.out, /cannot open directory '\/': Permission denied/);
+  const off = join(work, 'empty-root-no-landlock.yaml');
+  writeFileSync(off, 'cwd: /\nfilesystem:\n  root: empty\n  read: [/usr, /lib, /lib64, /bin, /etc]\nlandlock: off\n');
+  const without = stockade(['run', '--policy', off, '--', '/bin/sh', '-c', 'ls / 2>&1; echo rc=$?']);
+  assert.match(without.out, /rc=0/, 'without Landlock the same listing works: the denial above was Landlock');
+});
