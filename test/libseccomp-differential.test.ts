@@ -32,6 +32,7 @@
 //
 // STOCKADE_DIFF_SEED=<n> replays a run; every failure message prints the seed. STOCKADE_DIFF_DUMP=FILE
 // writes the last request sent to the oracle, for replaying it by hand.
+import { Rng } from './support/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -63,48 +64,6 @@ const AUDIT_I386 = 0x40000003;
 const AUDIT_AARCH64 = 0xc00000b7;
 const X32_BIT = 0x40000000;
 const ALL3: Arch[] = ['x86_64', 'x86', 'x32'];
-
-// ---------------------------------------------------------------------------------------------
-// Seeded PRNG (sfc32)
-
-class Rng {
-  private a: number;
-  private b = 0x9e3779b9;
-  private c = 0x243f6a88;
-  private d = 0xb7e15162;
-  constructor(seed: number) {
-    this.a = seed >>> 0;
-    for (let i = 0; i < 20; i++) this.u32();
-  }
-  u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-  int(n: number): number {
-    return Math.floor((this.u32() / 0x100000000) * n);
-  }
-  chance(p: number): boolean {
-    return this.u32() / 0x100000000 < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  u64(): bigint {
-    return (BigInt(this.u32()) << 32n) | BigInt(this.u32());
-  }
-  shuffle<T>(xs: T[]): T[] {
-    for (let i = xs.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
-    }
-    return xs;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Generated profiles

@@ -1,5 +1,6 @@
 /** A small command-line parser: flags with values, repeatable flags, booleans and operands. */
 import { StockadeError } from '../errors.js';
+import type { Io } from './io.js';
 
 export interface FlagSpec {
   /** Takes a value (`--arch x86_64` or `--arch=x86_64`). */
@@ -63,4 +64,19 @@ export function parseArgs(argv: readonly string[], spec: Readonly<Record<string,
 
 export function one(p: Parsed, name: string): string | undefined {
   return p.flags.get(name)?.[0];
+}
+
+/**
+ * Runs the subcommand `argv[0]` of `command` from `table`; prints `help` for --help (exit 0) or
+ * for no subcommand (exit 2).
+ */
+export function subcommand(argv: readonly string[], io: Io, command: string, help: string, table: Readonly<Record<string, (a: string[], io: Io) => number>>): number {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help')) {
+    io.out(help);
+    return sub === undefined ? 2 : 0;
+  }
+  const fn = table[sub];
+  if (!fn) throw new StockadeError('usage', `unknown command "${sub}"; commands: ${Object.keys(table).join(', ')}`, `stockade ${command}`);
+  return fn(rest, io);
 }

@@ -16,7 +16,7 @@ import { parseProfile, type SeccompProfile } from '../seccomp/profile.js';
 import { DOCKER_DEFAULT_CAPS, parseKernelVersion, resolveProfile, type Target } from '../seccomp/resolve.js';
 import type { SeccompFilter } from '../seccomp/rules.js';
 import { syscallNumber } from '../seccomp/syscalls.js';
-import { one, parseArgs, type Parsed } from './args.js';
+import { one, parseArgs, subcommand, type Parsed } from './args.js';
 import type { Io } from './io.js';
 
 export const SECCOMP_HELP = `usage:
@@ -236,13 +236,5 @@ function show(argv: string[], io: Io): number {
 }
 
 export function seccompCommand(argv: string[], io: Io): number {
-  const [sub, ...rest] = argv;
-  const table: Record<string, (a: string[], io: Io) => number> = { compile, disasm, emulate: emulateCmd, explain, lint, diff, show };
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help')) {
-    io.out(SECCOMP_HELP);
-    return sub === undefined ? 2 : 0;
-  }
-  const fn = table[sub];
-  if (!fn) throw new StockadeError('usage', `unknown command "${sub}"; commands: ${Object.keys(table).join(', ')}`, 'stockade seccomp');
-  return fn(rest, io);
+  return subcommand(argv, io, 'seccomp', SECCOMP_HELP, { compile, disasm, emulate: emulateCmd, explain, lint, diff, show });
 }

@@ -39,6 +39,15 @@ export class Rng {
   u64(): bigint {
     return (BigInt(this.u32()) << 32n) | BigInt(this.u32());
   }
+
+  /** Shuffles `xs` in place (Fisher-Yates) and returns it. */
+  shuffle<T>(xs: T[]): T[] {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+    }
+    return xs;
+  }
 }
 
 export function seedFromEnv(fallback: number): number {
