@@ -41,6 +41,9 @@ test('bad policies: one line naming the file and the field', () => {
     ['{"command": }', 'a.json', /^a\.json: invalid JSON/],
     ['filesystem: {write: [/x], hide: [/x]}\n', 'a.yaml', /filesystem\.write: "\/x" is also in filesystem\.hide/],
     ['x', 'a.txt', /^a\.txt: unknown policy format/],
+    ['ports: {bind: [80, 70000]}\nnetwork: loopback\n', 'a.yaml', /^a\.yaml: ports\.bind\[1\]: must be an integer from 0 to 65535$/],
+    ['ports: {connect: [5432]}\n', 'a.yaml', /^a\.yaml: ports: network none has no TCP at all/],
+    ['ports: {connect: [5432]}\nnetwork: loopback\nlandlock: off\n', 'a.yaml', /^a\.yaml: ports: TCP port rules are enforced by Landlock/],
   ];
   for (const [text, name, re] of cases) {
     assert.throws(() => parsePolicyText(text, name), (e: unknown) => {
@@ -141,6 +144,11 @@ test('landlock rights follow the ABI; none means the layer is dropped', () => {
   const root = v7.ruleset.paths.find((r) => r.path === '/')!;
   assert.equal(root.access & FS.WRITE_FILE, 0n, 'the root view is not writable');
   assert.notEqual(v7.ruleset.paths.find((r) => r.path === '/tmp')!.access & FS.WRITE_FILE, 0n);
+  const ports = compileLandlock({ ...view, denyTcp: false, tcp: { bind: [0, 8080], connect: [5432, 8080] } }, 7, true);
+  assert.equal(ports.ruleset.handledNet, 3n);
+  assert.deepEqual(ports.ruleset.ports, [{ port: 0, access: 1n }, { port: 5432, access: 2n }, { port: 8080, access: 3n }]);
+  const bindOnly = compileLandlock({ ...view, denyTcp: false, tcp: { bind: [0] } }, 7, true);
+  assert.equal(bindOnly.ruleset.handledNet, 1n, 'connect stays open when the policy names no connect ports');
   const v1 = compileLandlock(view, 1, true);
   assert.equal(v1.ruleset.handledFs, (1n << 13n) - 1n);
   assert.equal(v1.ruleset.handledNet, 0n);

@@ -177,3 +177,15 @@ test('run --audit reports what enforcement would block; --events names what was 
   assert.equal(blocked.what, 'unshare');
   assert.ok(typeof blocked.pid === 'number' && !Number.isNaN(Date.parse(blocked.time)));
 });
+
+test('recorded TCP ports: the same port works again, another port is refused by Landlock', (t) => {
+  if (!hasStrace) return t.skip('strace is not installed');
+  if (!existsSync('/usr/bin/python3')) return t.skip('/usr/bin/python3 is not installed');
+  writeFileSync(join(work, 'fixed.py'), "import socket, sys, threading\nport = int(sys.argv[1]) if len(sys.argv) > 1 else 18080\nsrv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); srv.bind(('127.0.0.1', 18080)); srv.listen(1)\nthreading.Thread(target=lambda: (lambda c: (c[0].sendall(b'pong'), c[0].close()))(srv.accept()), daemon=True).start()\nprint(socket.create_connection(('127.0.0.1', port)).recv(4).decode())\n");
+  const { recorded } = roundTrip('ports', ['/usr/bin/python3', 'fixed.py'], ['--net', 'loopback']);
+  assert.match(readFileSync(recorded, 'utf8'), /^ports:\n {2}bind:\n {4}- 18080\n {2}connect:\n {4}- 18080$/m);
+  // Nothing listens on 18081 either way: ECONNREFUSED would mean no rule applied; EACCES is Landlock.
+  const other = stockade(['run', '--policy', recorded, '--', '/usr/bin/python3', 'fixed.py', '18081']);
+  assert.notEqual(other.code, 0);
+  assert.match(other.err, /PermissionError: \[Errno 13\]/);
+});

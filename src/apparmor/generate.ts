@@ -99,6 +99,9 @@ function denyLines(exprs: readonly string[], perms: string): string[] {
 }
 
 export function generateAppArmor(policy: Policy, opts: AppArmorOptions = {}): string {
+  if (policy.ports) {
+    throw new StockadeError('input', `TCP port rules cannot be expressed in ${APPARMOR_FORMAT}: its network rules name families and types, not ports`, `${policy.source}: ports`);
+  }
   const name = appArmorProfileName(policy, opts.name);
   const mode = opts.mode ?? 'enforce';
   const fs = policy.filesystem;

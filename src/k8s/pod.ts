@@ -126,6 +126,7 @@ function shortfalls(policy: Policy, opts: PodOptions, plan: MountPlan): { short:
   const short: Shortfall[] = [];
   const assumes: string[] = [];
   const lim = policy.limits;
+  if (policy.ports) short.push({ rule: 'ports', reason: 'a Pod has no per-container TCP port allowlist (a NetworkPolicy filters traffic, not which ports the workload binds or connects to)' });
   if (lim.pids !== undefined) {
     if (opts.nodePidsLimit !== undefined && opts.nodePidsLimit <= lim.pids) {
       assumes.push(`the kubelet's podPidsLimit is at most ${opts.nodePidsLimit} (limits.pids: ${lim.pids})`);

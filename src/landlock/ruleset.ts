@@ -40,6 +40,8 @@ export interface SandboxView {
   proc?: string;
   /** Deny all TCP bind and connect (the policy's network is none). */
   denyTcp: boolean;
+  /** Only these TCP ports (a list that is absent leaves that direction open). */
+  tcp?: { bind?: number[]; connect?: number[] };
 }
 
 export interface LandlockCompileResult {
@@ -55,8 +57,15 @@ export function compileLandlock(view: SandboxView, abi: number, required: boolea
   if (abi < 2) unavailable.push('restricting renames and links across directories (ABI 2)');
   if (abi < 3) unavailable.push('restricting truncation (ABI 3)');
   if (abi < 5) unavailable.push('restricting ioctl on devices (ABI 5)');
-  const handledNet = view.denyTcp && abi >= 4 ? NET.BIND_TCP | NET.CONNECT_TCP : 0n;
-  if (view.denyTcp && abi < 4) unavailable.push('denying TCP bind/connect (ABI 4)');
+  const wantNet = view.denyTcp ? NET.BIND_TCP | NET.CONNECT_TCP
+    : (view.tcp?.bind ? NET.BIND_TCP : 0n) | (view.tcp?.connect ? NET.CONNECT_TCP : 0n);
+  const handledNet = abi >= 4 ? wantNet : 0n;
+  if (wantNet !== 0n && abi < 4) unavailable.push(view.denyTcp ? 'denying TCP bind/connect (ABI 4)' : 'TCP port rules (ABI 4)');
+  const portAccess = new Map<number, bigint>();
+  if (handledNet !== 0n && !view.denyTcp) {
+    for (const p of view.tcp?.bind ?? []) portAccess.set(p, (portAccess.get(p) ?? 0n) | NET.BIND_TCP);
+    for (const p of view.tcp?.connect ?? []) portAccess.set(p, (portAccess.get(p) ?? 0n) | NET.CONNECT_TCP);
+  }
   const scoped = abi >= 6 ? SCOPE.ABSTRACT_UNIX_SOCKET | SCOPE.SIGNAL : 0n;
   if (abi < 6) unavailable.push('scoping abstract unix sockets and signals (ABI 6)');
   const paths: LandlockRuleset['paths'] = [];
@@ -69,7 +78,7 @@ export function compileLandlock(view: SandboxView, abi: number, required: boolea
   if (view.dev) add(view.dev, DEVICES, false);
   if (view.proc) add(view.proc, PROC, false);
   return {
-    ruleset: { abi, handledFs, handledNet, scoped, paths, ports: [], required },
+    ruleset: { abi, handledFs, handledNet, scoped, paths, ports: [...portAccess].sort((a, b) => a[0] - b[0]).map(([port, access]) => ({ port, access })), required },
     unavailable,
   };
 }

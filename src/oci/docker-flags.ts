@@ -58,6 +58,7 @@ export function dockerRun(policy: Policy, opts: DockerOptions): DockerRun {
   const rootfs = policy.filesystem.root !== 'host' && engine === 'podman' ? policy.filesystem.root : undefined;
 
   const short: Shortfall[] = [];
+  if (policy.ports) short.push({ rule: 'ports', reason: `${engine} has no flag that limits the TCP ports a container binds or connects to` });
   let memory = lim.memory;
   if (memory !== undefined && memory < DOCKER_MIN_MEMORY && engine === 'docker') {
     short.push({ rule: 'limits.memory', reason: `docker's smallest memory limit is 6MiB, above the policy's ${memory} bytes` });

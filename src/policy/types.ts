@@ -59,6 +59,11 @@ export interface Policy {
   hostname: string;
   filesystem: FilesystemPolicy;
   network: NetworkMode;
+  /**
+   * TCP ports the workload may bind or connect to (enforced by Landlock, ABI 4+). A list that is
+   * absent leaves that direction open; bind port 0 allows ephemeral ports.
+   */
+  ports?: { bind?: number[]; connect?: number[] };
   syscalls: SyscallPolicy;
   /** Capability names kept (CAP_*); everything else is dropped. */
   capabilities: string[];

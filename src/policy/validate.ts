@@ -105,7 +105,7 @@ export function policyFromDocument(doc: unknown, source: string): Policy {
   const f = new Fields(source);
   const p = defaultPolicy();
   p.source = source;
-  const o = f.obj(doc ?? {}, '', ['command', 'cwd', 'env', 'user', 'hostname', 'filesystem', 'network', 'syscalls', 'capabilities', 'limits', 'landlock', 'enforcement', 'terminal']);
+  const o = f.obj(doc ?? {}, '', ['command', 'cwd', 'env', 'user', 'hostname', 'filesystem', 'network', 'ports', 'syscalls', 'capabilities', 'limits', 'landlock', 'enforcement', 'terminal']);
   if (o.command !== undefined) {
     p.command = typeof o.command === 'string' ? [f.str(o.command, 'command')] : f.strs(o.command, 'command');
     if (p.command.length === 0) f.fail('command', 'must name a program');
@@ -142,6 +142,17 @@ export function policyFromDocument(doc: unknown, source: string): Policy {
     if (fs.hide !== undefined) p.filesystem.hide = f.absPaths(fs.hide, 'filesystem.hide');
   }
   if (o.network !== undefined) p.network = f.oneOf(o.network, 'network', ['none', 'loopback', 'host'] as const);
+  if (o.ports !== undefined) {
+    const ports = f.obj(o.ports, 'ports', ['bind', 'connect']);
+    const list = (k: 'bind' | 'connect') => {
+      const v = ports[k];
+      if (!Array.isArray(v)) f.fail(`ports.${k}`, 'must be a list of TCP port numbers');
+      return [...new Set((v as unknown[]).map((x, i) => f.int(x, `ports.${k}[${i}]`, 0, 65535)))].sort((a, b) => a - b);
+    };
+    p.ports = {};
+    if (ports.bind !== undefined) p.ports.bind = list('bind');
+    if (ports.connect !== undefined) p.ports.connect = list('connect');
+  }
   if (o.syscalls !== undefined) {
     if (typeof o.syscalls === 'string') p.syscalls.profile = f.str(o.syscalls, 'syscalls');
     else {
@@ -174,7 +185,6 @@ export function checkConsistency(p: Policy, f = new Fields(p.source)): void {
   for (const w of p.filesystem.write) {
     if (p.filesystem.hide.includes(w)) f.fail('filesystem.write', `"${w}" is also in filesystem.hide; a path cannot be both writable and hidden`);
   }
-  if (p.network === 'host' && p.landlock !== 'off') {
-    // Landlock's TCP rules are not used with the host network; nothing to check.
-  }
+  if (p.ports && p.network === 'none') f.fail('ports', 'network none has no TCP at all: remove ports, or use network: loopback or host');
+  if (p.ports && p.landlock === 'off') f.fail('ports', 'TCP port rules are enforced by Landlock: set landlock to required or best-effort');
 }

@@ -64,6 +64,7 @@ export function recordedPolicy(o: Observation, base: Policy, cwd: string, profil
   const loopbackOnly = [...o.network.connect, ...o.network.bind].every((e) => e.address === '127.0.0.1' || e.address === '::1' || e.address === '0.0.0.0' || e.address === '::');
   const usesInet = o.network.connect.length > 0 || o.network.bind.length > 0;
   const network = !opts.pathsObserved ? base.network : !usesInet ? 'none' : loopbackOnly ? 'loopback' : 'host';
+  const ports = network === 'none' || !opts.pathsObserved ? undefined : recordedPorts(o);
   const policy: Record<string, unknown> = {
     command: base.command,
     cwd,
@@ -73,6 +74,7 @@ export function recordedPolicy(o: Observation, base: Policy, cwd: string, profil
       ? { root: 'empty', read, write, tmpfs: base.filesystem.tmpfs, hide: base.filesystem.hide }
       : { root: base.filesystem.root, read: base.filesystem.read, write: [...base.filesystem.write, ...(base.filesystem.root === 'host' ? [cwd] : [])], tmpfs: base.filesystem.tmpfs, hide: base.filesystem.hide },
     network,
+    ...(ports ? { ports } : {}),
     syscalls: { profile: profileRef, onViolation: base.syscalls.onViolation },
     capabilities: base.capabilities,
     landlock: base.landlock,
@@ -88,6 +90,19 @@ export function recordedPolicy(o: Observation, base: Policy, cwd: string, profil
   if (l.fileSize !== undefined) limits.fileSize = l.fileSize;
   if (Object.keys(limits).length > 0) policy.limits = limits;
   return { policy, profile: recordedProfile(o) };
+}
+
+/**
+ * TCP ports from what the workload bound and connected to. A connect to a port the workload got
+ * from bind(0) (a server and its client in one workload) cannot be named ahead of time: then
+ * connects stay open and only binds are restricted.
+ */
+export function recordedPorts(o: Observation): { bind: number[]; connect?: number[] } {
+  const uniq = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
+  const bind = uniq(o.network.bind.map((e) => e.port));
+  const ephemeral = new Set(bind.includes(0) ? o.network.bound.map((e) => e.port).filter((p) => p !== 0) : []);
+  const connect = uniq(o.network.connect.map((e) => e.port));
+  return connect.some((p) => ephemeral.has(p)) ? { bind } : { bind, connect };
 }
 
 /** The seccomp profile: the syscalls seen per arch, narrow first arguments as conditions. */

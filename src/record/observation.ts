@@ -14,7 +14,8 @@ export interface Observation {
   firstArgs: Map<string, Set<bigint>>;
   /** `stat`: looked at but not opened (stat, access, readlink): a directory on the way to a file needs no grant. */
   files: { read: Set<string>; write: Set<string>; exec: Set<string>; stat: Set<string> };
-  network: { families: Set<number>; connect: Endpoint[]; bind: Endpoint[] };
+  /** `bound`: local addresses getsockname reported (the ports bind(0) got). */
+  network: { families: Set<number>; connect: Endpoint[]; bind: Endpoint[]; bound: Endpoint[] };
   /** False when the run did not finish normally: the policy may miss what the rest would have done. */
   complete: boolean;
   notes: string[];
@@ -28,7 +29,7 @@ export function emptyObservation(): Observation {
     syscalls: {},
     firstArgs: new Map(),
     files: { read: new Set(), write: new Set(), exec: new Set(), stat: new Set() },
-    network: { families: new Set(), connect: [], bind: [] },
+    network: { families: new Set(), connect: [], bind: [], bound: [] },
     complete: true,
     notes: [],
   };

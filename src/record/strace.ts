@@ -109,7 +109,8 @@ export function observeStrace(text: string, program: string, cwd: string): Obser
     if (helper.has(l.pid)) continue;
     const arch: Arch = bits32.has(l.pid) ? 'x86' : 'x86_64';
     addSyscall(o, arch, l.name);
-    const ok = l.ret !== undefined && l.ret !== '?' && !l.ret.startsWith('-');
+    // A non-blocking connect answers EINPROGRESS and still connects: it counts as made.
+    const ok = (l.ret !== undefined && l.ret !== '?' && !l.ret.startsWith('-')) || (l.name === 'connect' && / EINPROGRESS /.test(l.args));
     if (NARROW_FIRST_ARG.includes(l.name)) {
       const fam = l.name === 'personality' ? /^\s*(0x[0-9a-f]+|\d+)/.exec(l.args)?.[1] : String(familyNumber(l.args) ?? '');
       if (fam) addFirstArg(o, l.name, BigInt(fam));
@@ -146,6 +147,9 @@ export function observeStrace(text: string, program: string, cwd: string): Obser
     } else if (l.name === 'connect' || l.name === 'bind') {
       const e = endpoint(l.args);
       if (e) (l.name === 'connect' ? o.network.connect : o.network.bind).push(e);
+    } else if (l.name === 'getsockname') {
+      const e = endpoint(l.args);
+      if (e) o.network.bound.push(e);
     }
   }
   // A workload killed by a signal, or whose trace ends mid-call, did not finish what it would do.

@@ -60,6 +60,9 @@ interface Rule {
 }
 
 export function generateSelinux(policy: Policy, opts: SelinuxOptions = {}): string {
+  if (policy.ports) {
+    throw new StockadeError('input', `TCP port rules cannot be expressed in ${SELINUX_FORMAT} by stockade yet: it grants port types, not port numbers, and has no port labels for these`, `${policy.source}: ports`);
+  }
   const block = selinuxModuleName(policy, opts.name);
   const mode = opts.mode ?? 'enforcing';
   const fs = policy.filesystem;

@@ -2,6 +2,7 @@
  * Policy + facts about this run -> the helper's Plan. Pure: every file system fact (which paths
  * exist, what the hidden patterns expanded to) arrives in `RunFacts`, gathered by view.ts.
  */
+import { StockadeError } from '../../errors.js';
 import { rootModeIdentity } from '../../policy/identity.js';
 import { CAPABILITY_NUMBERS } from '../../policy/capabilities.js';
 import type { Policy } from '../../policy/types.js';
@@ -122,11 +123,17 @@ export function buildPlan(policy: Policy, facts: RunFacts): PlanResult {
     else {
       const readable = policy.filesystem.root === 'empty' ? policy.filesystem.read.filter((r) => facts.existing.has(r)) : ['/'];
       const { ruleset, unavailable } = compileLandlock(
-        { read: readable, write: [...write, ...tmpfs], dev: '/dev', proc: '/proc', denyTcp: policy.network === 'none' },
+        { read: readable, write: [...write, ...tmpfs], dev: '/dev', proc: '/proc', denyTcp: policy.network === 'none', ...(policy.ports ? { tcp: policy.ports } : {}) },
         Math.min(facts.landlockAbi, 7),
         policy.landlock === 'required',
       );
       notes = unavailable;
+      // Port rules are what the policy asked for, not hardening: without ABI 4 they are dropped
+      // only when the policy allows best effort.
+      if (policy.ports && facts.landlockAbi < 4) {
+        if (policy.landlock === 'best-effort' || policy.enforcement === 'best-effort') dropped.push('landlock: TCP port rules need Landlock ABI 4 (Linux 6.7)');
+        else throw new StockadeError('unsupported', `TCP port rules need Landlock ABI 4 (Linux 6.7); this kernel has ABI ${facts.landlockAbi}: upgrade, or set landlock: best-effort`, 'ports');
+      }
       ops.push({ op: 'landlock', ruleset });
     }
   }
