@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { StockadeError } from '../errors.js';
 import { hostFacts, start } from '../backends/native/run.js';
 import { startFastRecorder } from '../record/ebpf.js';
@@ -180,4 +180,4 @@ function readText(path: string): string {
   }
 }
 
-export { dirname };
+

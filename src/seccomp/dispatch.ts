@@ -98,7 +98,7 @@ export function buildTree(b: Builder, segs: readonly Segment[]): Node {
   // high in the tree: that bounds the worst path, not just the mean.
   const lc = segs.map((s) => leafCost(s.node));
   const w = segs.map((s, i) => (s.weight + 0.25) * (lc[i]! > 1 ? lc[i]! * LEAF_FACTOR : 1));
-  const leaf = segs.map((s, i) => w[i]! * lc[i]!);
+  const leaf = w.map((wi, i) => wi * lc[i]!);
   const prefix = [0];
   for (const x of w) prefix.push(prefix[prefix.length - 1]! + x);
   const W = (i: number, j: number) => prefix[j + 1]! - prefix[i]!;
