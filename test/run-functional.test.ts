@@ -230,3 +230,19 @@ test('host-wide procfs knobs are read-only and kernel internals hidden; Landlock
   const without = stockade(['run', '--policy', off, '--', '/bin/sh', '-c', 'ls / 2>&1; echo rc=$?']);
   assert.match(without.out, /rc=0/, 'without Landlock the same listing works: the denial above was Landlock');
 });
+
+test('as root, root-only files outside the granted paths stay unreadable (not hidden, just not granted)', (t) => {
+  if (!isRoot) return t.skip('the claim is about running stockade as root');
+  const dir = mkdtempSync('/var/tmp/stockade-rootonly-');
+  try {
+    const secret = join(dir, 'root-only.txt');
+    writeFileSync(secret, 'root eyes only\n', { mode: 0o600 });
+    const r = stockade(['run', '--', 'sh', '-c', `cat ${secret}; echo "rc=$?"; id -u`]);
+    assert.equal(r.code, 0, r.err);
+    assert.doesNotMatch(r.out, /root eyes only/);
+    assert.match(r.err, /Permission denied/);
+    assert.notEqual(r.out.trim().split('\n').at(-1), '0', 'the workload is not root');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
