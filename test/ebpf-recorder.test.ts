@@ -6,7 +6,7 @@
 // strace logs for the same workload (minus the first execve, which the recorder cannot see: the
 // task is tracked by sched_process_exec, after that syscall entered). Needs root, BPF and tracefs;
 // skipped with the reason otherwise.
-import { test, before, after, type TestContext } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -126,7 +126,7 @@ function removeCgroup(dir: string): void {
       rmdirSync(dir);
       return;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') break; // already gone
       spawnSync('sleep', ['0.05']); // the last task may still be being released
     }
   }
@@ -203,25 +203,19 @@ async function runInCgroup(dir: string, argv: string[]): Promise<{ code: number 
   return exited(spawn('sh', ['-c', script, 'sh', dir, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
-/** Starts the recorder for a fresh cgroup, or skips the test with the reason. */
-async function setup(t: TestContext, extra: string[] = [], argSyscalls = true): Promise<{ dir: string; rec: Recorder } | undefined> {
+/** Starts the recorder for a fresh cgroup, or says why it cannot (the caller skips with that). */
+async function setup(extra: string[] = [], argSyscalls = true): Promise<{ dir: string; rec: Recorder } | string> {
   const why = unavailable();
-  if (why) {
-    t.skip(why);
-    return undefined;
-  }
+  if (why) return why;
   const { dir, id } = newCgroup();
   const rec = await startRecorder(id, extra, argSyscalls);
-  if (typeof rec === 'string') {
-    t.skip(`BPF or tracefs unavailable: ${rec}`);
-    return undefined;
-  }
+  if (typeof rec === 'string') return `BPF or tracefs unavailable: ${rec}`;
   return { dir, rec };
 }
 
 test('records what the workload, its thread and its child do, and nothing else', { timeout: 60_000 }, async (t) => {
-  const s = await setup(t);
-  if (!s) return;
+  const s = await setup();
+  if (typeof s === 'string') return t.skip(s);
   const outside = exited(spawn(workload, ['outside', '400'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const run = await runInCgroup(s.dir, [workload]);
   assert.equal(run.code, 0, `workload failed: ${run.stderr}`);
@@ -254,8 +248,8 @@ test('records what the workload, its thread and its child do, and nothing else',
 });
 
 test('membership without an execve is not recorded; no options beyond the required ones', { timeout: 60_000 }, async (t) => {
-  const s = await setup(t, [], false);
-  if (!s) return;
+  const s = await setup([], false);
+  if (typeof s === 'string') return t.skip(s);
   // Moved into the cgroup while running: in it, but it never execs there, so it is setup, not workload.
   const mover = spawn(workload, ['outside', '300'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const moved = exited(mover);
@@ -290,8 +284,8 @@ test('agrees with strace on the same workload', { timeout: 60_000 }, async (t) =
     t.skip(`${STRACE} is not installed`);
     return;
   }
-  const s = await setup(t, ['--exclude-comm', 'strace']);
-  if (!s) return;
+  const s = await setup(['--exclude-comm', 'strace']);
+  if (typeof s === 'string') return t.skip(s);
   const log = join(scratch, 'strace.log');
   const run = await runInCgroup(s.dir, [STRACE, '-f', '-qq', '-e', 'trace=all', '-o', log, '--', workload]);
   const rec = await s.rec.finish();
@@ -327,8 +321,8 @@ test('overhead of 1,000,000 getppid calls (diagnostic only)', { timeout: 120_000
   };
   const plain = () => exited(spawn(workload, ['loop', String(N)], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const base = await best(plain);
-  const s = await setup(t);
-  if (!s) return;
+  const s = await setup();
+  if (typeof s === 'string') return t.skip(s);
   const untracked = await best(plain);
   const tracked = await best(() => runInCgroup(s.dir, [workload, 'loop', String(N)]));
   const rec = await s.rec.finish();

@@ -200,8 +200,7 @@ for (const [name, bytes, detail] of REFUSED) {
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1, r.stdout);
     const s = parseStatusLine(lines[0]!);
-    assert.equal(s.kind, 'error');
-    if (s.kind !== 'error') return;
+    assert.ok(s.kind === 'error', `expected an error line, got ${lines[0]}`);
     assert.equal(s.step, 'plan');
     assert.equal(s.errno, 22);
     assert.match(s.detail, detail);

@@ -637,10 +637,11 @@ for (const mode of MODES) {
       stdio: ['ignore', 'ignore', 'ignore'],
       ...identity(mode),
       onStatus: (s) => {
-        if (s.kind !== 'started') return;
-        workload = s.pid;
-        nsLink = readlinkSync(`/proc/${s.pid}/ns/pid`);
-        setTimeout(() => child.kill('SIGKILL'), 300);
+        if (s.kind === 'started') {
+          workload = s.pid;
+          nsLink = readlinkSync(`/proc/${s.pid}/ns/pid`);
+          setTimeout(() => child.kill('SIGKILL'), 300);
+        }
       },
     });
     const r = await done;

@@ -297,6 +297,19 @@ static int dev_op(struct mctx *m, const char *target)
     return 0;
 }
 
+/* Mounts the detached mount `mnt` (or nothing, when making it failed: mnt < 0) over the open
+ * target `t`, and closes both: the last step of hide and readOnly. */
+static int cover(struct mctx *m, int mnt, int t)
+{
+    int r = mnt < 0 ? -1 : sk_move_mount(mnt, "", t, "", SK_MOVE_MOUNT_F_EMPTY_PATH | SK_MOVE_MOUNT_T_EMPTY_PATH);
+    if (mnt >= 0 && r < 0)
+        fail(m, "move_mount");
+    if (mnt >= 0)
+        close(mnt);
+    close(t);
+    return r;
+}
+
 /* hide: an empty read-only tmpfs over a directory, an empty read-only file over anything else. */
 static int hide_op(struct mctx *m, const char *target)
 {
@@ -308,13 +321,7 @@ static int hide_op(struct mctx *m, const char *target)
         return errno == ENOENT ? 0 : fail(m, "opening the target");
     int mnt = fstat(t, &st) < 0 ? fail(m, "fstat")
               : S_ISDIR(st.st_mode) ? new_fs(m, "tmpfs", opts, ro) : clone_tree(m, m->empty_file, ro, -1);
-    int r = mnt < 0 ? -1 : sk_move_mount(mnt, "", t, "", SK_MOVE_MOUNT_F_EMPTY_PATH | SK_MOVE_MOUNT_T_EMPTY_PATH);
-    if (mnt >= 0 && r < 0)
-        fail(m, "move_mount");
-    if (mnt >= 0)
-        close(mnt);
-    close(t);
-    return r;
+    return cover(m, mnt, t);
 }
 
 /* readOnly: a read-only bind of a path of the new root onto itself (e.g. /proc/sys after proc, so a
@@ -325,13 +332,7 @@ static int read_only_op(struct mctx *m, const char *target)
     if (t < 0)
         return errno == ENOENT ? 0 : fail(m, "opening the target");
     int mnt = clone_tree(m, t, SK_MOUNT_ATTR_RDONLY | SK_MOUNT_ATTR_NOSUID, -1);
-    int r = mnt < 0 ? -1 : sk_move_mount(mnt, "", t, "", SK_MOVE_MOUNT_F_EMPTY_PATH | SK_MOVE_MOUNT_T_EMPTY_PATH);
-    if (mnt >= 0 && r < 0)
-        fail(m, "move_mount");
-    if (mnt >= 0)
-        close(mnt);
-    close(t);
-    return r;
+    return cover(m, mnt, t);
 }
 
 static int symlink_op(struct mctx *m, const struct op *op)
