@@ -6,6 +6,7 @@
  * only when, per syscall, the emitted rules never overlap with different actions; the rewrite
  * makes it so by cutting each rule's argument space into disjoint masked-equality cubes.
  */
+import { applyViolationAction } from '../seccomp/violation.js';
 import { StockadeError } from '../errors.js';
 import { actionKind, ociActionName, RET } from '../seccomp/actions.js';
 import type { Arch } from '../seccomp/arch.js';
@@ -194,20 +195,6 @@ function ociAction(value: number): { action: string; errnoRet?: number } {
   return out;
 }
 
-/**
- * `kill` turns the profile's plain denials (EPERM) into KILL_PROCESS and `log` into LOG, as
- * applyViolationAction does for the native backend (kept here so this module stays pure).
- */
-function withViolationAction(filter: SeccompFilter, onViolation: SyscallPolicy['onViolation']): SeccompFilter {
-  if (onViolation === 'errno') return filter;
-  const eperm = (RET.ERRNO | 1) >>> 0;
-  const to = onViolation === 'kill' ? RET.KILL_PROCESS : RET.LOG;
-  const swap = (a: number) => (a === eperm ? to : a);
-  const rules: SeccompFilter['rules'] = {};
-  for (const [arch, list] of Object.entries(filter.rules)) rules[arch as Arch] = list!.map((r) => ({ ...r, action: swap(r.action) }));
-  return { ...filter, defaultAction: swap(filter.defaultAction), rules };
-}
-
 export interface SeccompTarget {
   native: Arch;
   caps: readonly string[];
@@ -216,7 +203,7 @@ export interface SeccompTarget {
 
 /** The resolved meaning of a profile for a target, with the violation action applied. */
 export function resolvedForPolicy(profile: SeccompProfile, target: SeccompTarget, onViolation: SyscallPolicy['onViolation']): SeccompFilter {
-  return withViolationAction(resolveProfile(profile, { native: target.native, caps: target.caps, kernel: target.kernel }), onViolation);
+  return applyViolationAction(resolveProfile(profile, { native: target.native, caps: target.caps, kernel: target.kernel }), onViolation);
 }
 
 /**
