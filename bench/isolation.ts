@@ -3,7 +3,12 @@
  * (start-up) and a syscall-heavy loop (dd copying one byte at a time: two syscalls per byte) under
  * no sandbox, the native backend, runc and gVisor (runsc, ptrace platform), each runtime both through
  * stockade (`--isolation runc|gvisor`: facts, bundle, seccomp rewrite, cleanup) and run directly on
- * a bundle prepared once. Prints median and min; never asserts.
+ * a bundle prepared once. Then the same two commands through podman (`podman --runtime R run --rm
+ * --network none IMAGE CMD`, isolated storage, busybox-static image: test/support/podman.ts) with
+ * runc and with stockade-runtime (bin/stockade-runtime), and the ratio of the two: podman's own
+ * cost (conmon, storage, the libpod database) is in both rows, so the ratio shows the runtime's
+ * share. In the image, /bin/true and /bin/dd are busybox applets. Prints median and min; never
+ * asserts.
  *
  * STOCKADE_BENCH_ROUNDS (default 10) rounds of /bin/true; STOCKADE_BENCH_LOOP_ROUNDS (default 3)
  * rounds of the loop; STOCKADE_BENCH_DD_COUNT (default 100000) bytes for dd.
@@ -18,6 +23,7 @@ import { forceDelete, runtimeInfo, type Isolation } from '../src/backends/oci/ru
 import { which } from '../src/host/probe.js';
 import { defaultPolicy } from '../src/policy/defaults.js';
 import type { Policy } from '../src/policy/types.js';
+import { describeResult, podmanSession, RUNC, runtimeUnavailable, STOCKADE_RUNTIME, type Podman } from '../test/support/podman.js';
 
 const ROUNDS = Number(process.env.STOCKADE_BENCH_ROUNDS ?? 10);
 const LOOP_ROUNDS = Number(process.env.STOCKADE_BENCH_LOOP_ROUNDS ?? 3);
@@ -101,6 +107,44 @@ async function measure(title: string, rows: Row[], rounds: number): Promise<Map<
 
 const have = { runc: which('runc') !== undefined, gvisor: which('runsc') !== undefined };
 const closers: Array<() => void> = [];
+
+// podman rows: runtimes that can run a container here (each checked with one run first).
+const PODMAN_ROWS = [
+  { name: 'runc via podman', runtime: RUNC },
+  { name: 'stockade-runtime via podman', runtime: STOCKADE_RUNTIME },
+];
+let pm: Podman | undefined;
+const podmanNotes: string[] = []; // printed under the title
+const podmanRuntimes: Array<{ name: string; runtime: string }> = [];
+try {
+  const s = await podmanSession();
+  if ('reason' in s) {
+    for (const r of PODMAN_ROWS) podmanNotes.push(`${r.name}: skipped: ${s.reason}`);
+  } else {
+    pm = s;
+    for (const r of PODMAN_ROWS) {
+      const why = runtimeUnavailable(r.runtime);
+      if (why) {
+        podmanNotes.push(`${r.name}: skipped: ${why}`);
+        continue;
+      }
+      const probe = await s.run(r.runtime, [], ['/bin/true']);
+      if (probe.code !== 0) {
+        podmanNotes.push(`${r.name}: skipped: a trial run failed:\n${describeResult(probe)}`);
+        continue;
+      }
+      podmanRuntimes.push(r);
+    }
+  }
+} catch (e) {
+  podmanNotes.push(`podman rows: skipped: ${(e as Error).message}`);
+}
+
+async function podmanRun(runtime: string, command: string[]): Promise<void> {
+  const r = await pm!.run(runtime, [], command, { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`podman --runtime ${runtime}: ${command[0]} failed\n${describeResult(r)}`);
+}
+
 const rowsFor = (command: string[]): Row[] => {
   const rows: Row[] = [];
   const add = (name: string, run: () => Promise<unknown>) => rows.push({ name, run, samples: [] });
@@ -113,12 +157,15 @@ const rowsFor = (command: string[]): Row[] => {
     closers.push(d.close);
     add(`${iso === 'gvisor' ? 'runsc' : 'runc'} run, bundle prepared once`, d.run);
   }
+  for (const r of podmanRuntimes) add(r.name, () => podmanRun(r.runtime, command));
   return rows;
 };
 
 try {
   console.log('bench:isolation — the same policy under each isolation level (landlock off for the OCI runtimes, which cannot carry it)');
   for (const t of ['runc', 'runsc'] as const) if (!which(t)) console.log(`${t}: not installed (apt-get install ${t})`);
+  for (const n of podmanNotes) console.log(n);
+  if (pm) console.log(`podman rows: ${pm.bin}, storage driver ${pm.driver}, --network none, image of busybox-static`);
   const start1 = await measure('/bin/true', rowsFor(['/bin/true']), ROUNDS);
   const loop = await measure(`dd bs=1 count=${DD_COUNT} (${2 * DD_COUNT} syscalls)`, rowsFor(DD), LOOP_ROUNDS);
   console.log('\nper syscall, (loop - /bin/true) / syscalls, from medians and from mins (start-up noise dominates below ~1 us):');
@@ -133,8 +180,18 @@ try {
     const s = start1.get(name);
     if (s) console.log(`${name} / native, /bin/true (median): ${(s.median / n.median).toFixed(1)}x`);
   }
+  for (const [title, stats] of [['/bin/true', start1], ['dd loop', loop]] as const) {
+    const sr = stats.get('stockade-runtime via podman');
+    const rc = stats.get('runc via podman');
+    if (sr && rc) {
+      console.log(`stockade-runtime / runc via podman, ${title}: ${(sr.median / rc.median).toFixed(2)}x (median), ${(sr.min / rc.min).toFixed(2)}x (min)`);
+    } else {
+      console.log(`stockade-runtime / runc via podman, ${title}: n/a (${!rc ? 'runc via podman' : 'stockade-runtime via podman'} not measured)`);
+    }
+  }
   console.log('anchors (shared/design/ANCHORS.md, same kind of machine): runc run ~27 ms, runsc run 150-230 ms (min 113); runsc ~58 us per syscall against 0.3 us in runc');
 } finally {
+  await pm?.close();
   for (const c of closers) c();
   rmSync(work, { recursive: true, force: true });
 }

@@ -13,11 +13,14 @@ const cflags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOUR
 /** name -> source files (relative to native/). Missing sources mean the target is not part of this tree yet. */
 const targets = {
   'seccomp-probe': ['probe/seccomp_probe.c'],
-  'stockade-helper': ['helper/main.c', 'helper/plan.c', 'helper/plan_check.c', 'helper/plan_json.c', 'helper/status.c', 'helper/monitor.c', 'helper/ns.c',
-    'helper/mounts.c', 'helper/sandbox.c', 'helper/caps.c', 'helper/landlock.c', 'helper/seccomp.c', 'helper/pty.c'],
+  // every .c file of native/helper/ (a new source file is picked up without editing this list)
+  'stockade-helper': existsSync(join(root, 'native', 'helper'))
+    ? readdirSync(join(root, 'native', 'helper')).filter((f) => f.endsWith('.c')).sort().map((f) => `helper/${f}`)
+    : ['helper/main.c'],
   'host-probe': ['probe/host_probe.c'],
   'filter-bench': ['bench/filter_bench.c'],
   'ebpf-recorder': ['recorder/ebpf_recorder.c'],
+  'device-filter': ['cgroup/device_filter.c'],
 };
 
 if (process.platform !== 'linux') {

@@ -46,6 +46,38 @@ const SEEDS: Record<string, Plan> = {
       exec,
     ],
   },
+  oci: {
+    version: 1, wallTimeoutMs: 0, detached: true,
+    ops: [
+      { op: 'startGate', fifo: '/run/c/exec.fifo' },
+      { op: 'consoleSocket', path: '/run/c/console.sock' },
+      { op: 'oomScoreAdj', value: -17 },
+      { op: 'namespaces', ns: { user: false, pid: true, mount: true, net: true, uts: true, ipc: false, cgroup: false } },
+      { op: 'joinNamespace', type: 'ipc', path: '/proc/1/ns/ipc' },
+      { op: 'rootfs', source: '/b/rootfs', readOnly: true },
+      { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: 0xen, propagation: 0n, data: '', kind: 'dir' },
+      { op: 'mount', source: '/etc/hosts', target: '/etc/hosts', fstype: '', flags: 0x5001n, propagation: (1n << 18n) | 0x4000n, data: '', kind: 'file' },
+      { op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: 0x2n, propagation: 0n, data: 'size=65536k,mode=755', kind: 'dir' },
+      { op: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' },
+      { op: 'pivotRoot' },
+      { op: 'rlimit', resource: 'rttime', soft: 1n, hard: 2n },
+      { op: 'user', uid: 1, gid: 1, groups: [] },
+      { op: 'capabilitySets', bounding: 0x400n, effective: 0x400n, permitted: 0x400n, inheritable: 0x400n, ambient: 0x400n },
+      { op: 'setsid', terminal: true },
+      exec,
+    ],
+  },
+  ociExec: {
+    version: 1, wallTimeoutMs: 0,
+    ops: [
+      { op: 'joinNamespace', type: 'pid', path: '/proc/7/ns/pid' },
+      { op: 'joinNamespace', type: 'mount', path: '/proc/7/ns/mnt' },
+      { op: 'joinNamespace', type: 'net', path: '/proc/7/ns/net' },
+      { op: 'cgroup', procsFiles: ['/sys/fs/cgroup/pids/c/cgroup.procs'] },
+      { op: 'capabilitySets', bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n },
+      exec,
+    ],
+  },
 };
 
 function gccSkip(): string | false {
@@ -60,7 +92,7 @@ test('the plan decoder survives 5 seconds of mutation fuzzing under ASan and UBS
     '-std=gnu11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', '-g', '-O1',
     '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer',
     '-o', bin,
-    join(native, 'fuzz', 'plan_fuzz.c'), join(native, 'helper', 'plan.c'), join(native, 'helper', 'plan_check.c'), join(native, 'helper', 'plan_json.c'), join(native, 'helper', 'status.c'),
+    join(native, 'fuzz', 'plan_fuzz.c'), join(native, 'helper', 'plan.c'), join(native, 'helper', 'plan_ops.c'), join(native, 'helper', 'plan_check.c'), join(native, 'helper', 'plan_json.c'), join(native, 'helper', 'status.c'),
   ], { encoding: 'utf8' });
   if (cc.status !== 0 && /asan|ubsan|sanitizer/i.test(cc.stderr)) {
     t.skip(`gcc cannot link the sanitizers (install libasan8 and libubsan1): ${cc.stderr.split('\n')[0]}`);

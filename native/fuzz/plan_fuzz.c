@@ -4,8 +4,8 @@
  * out-of-bounds access, overflow, leak or undefined behaviour:
  *
  *   gcc -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
- *       -o plan_fuzz native/fuzz/plan_fuzz.c native/helper/plan.c native/helper/plan_check.c \
- *       native/helper/plan_json.c native/helper/status.c
+ *       -o plan_fuzz native/fuzz/plan_fuzz.c native/helper/plan.c native/helper/plan_ops.c \
+ *       native/helper/plan_check.c native/helper/plan_json.c native/helper/status.c
  *
  *   plan_fuzz CORPUS_DIR [--seconds S] [--iterations N] [--seed N]
  *
@@ -124,10 +124,10 @@ static void mutate(uint8_t *buf, size_t *len)
             put_u32(buf + a, v);
         }
         break;
-    case 5: /* an op code somewhere: a u16 from 0 to 24 */
+    case 5: /* an op code somewhere: a u16 from 0 to one past the last op */
         if (n >= 2) {
             a = below(n - 1);
-            buf[a] = (uint8_t)below(25);
+            buf[a] = (uint8_t)below(OP_KIND_END + 1);
             buf[a + 1] = 0;
         }
         break;

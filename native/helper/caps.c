@@ -1,6 +1,7 @@
 /*
  * caps.c: the workload's limits, identity and privileges: rlimits, the user op (groups, gid, uid),
- * capabilities, no_new_privs.  Run in the workload process, in the order of the plan's phases.
+ * capabilities (the capabilities op, or OCI's capabilitySets), no_new_privs.  Run in the workload
+ * process, in the order of the plan's phases.
  */
 #include <errno.h>
 #include <grp.h>
@@ -102,6 +103,41 @@ int apply_capabilities(const struct op *op)
     for (unsigned cap = 0; cap < 64; cap++)
         if ((keep >> cap & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
             return status_error("capabilities", errno, "raising ambient capability %u: %s", cap, strerror(errno));
+    return 0;
+}
+
+/* OCI process.capabilities: each set as given.  Capabilities this kernel does not know are left out
+ * with a warning (as runc does); the plan's validation already made sure effective is within
+ * permitted and ambient within permitted and inheritable. */
+int apply_capability_sets(const struct op *op)
+{
+    const typeof(op->u.capsets) *c = &op->u.capsets;
+    uint64_t prm = permitted_now(), known = 0;
+    for (unsigned cap = 0; cap < 64; cap++)
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0)
+            known |= 1ull << cap;
+    uint64_t unknown = (c->bounding | c->effective | c->permitted | c->inheritable | c->ambient) & ~known;
+    uint64_t bnd = c->bounding & known, eff = c->effective & known, perm = c->permitted & known;
+    uint64_t inh = c->inheritable & known, amb = c->ambient & known;
+    if (unknown)
+        status_warning("capabilities", "capabilities 0x%llx are unknown to this kernel and were left out",
+                       (unsigned long long)unknown);
+    /* CAP_SETPCAP must be effective to drop from the bounding set (the uid change emptied it). */
+    if (capset_masks(prm, prm, 0) < 0)
+        return status_error("capabilities", errno, "capset (raising the permitted set): %s", strerror(errno));
+    for (unsigned cap = 0; cap < 64; cap++)
+        if ((known >> cap & 1) && !(bnd >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+            return status_error("capabilities", errno, "dropping capability %u from the bounding set: %s", cap, strerror(errno));
+    if (capset_masks(eff, perm, inh) < 0)
+        return status_error("capabilities", errno, "capset (effective 0x%llx, permitted 0x%llx, inheritable 0x%llx; "
+                            "held 0x%llx): %s", (unsigned long long)eff, (unsigned long long)perm,
+                            (unsigned long long)inh, (unsigned long long)prm, strerror(errno));
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+        return status_error("capabilities", errno, "clearing the ambient set: %s", strerror(errno));
+    for (unsigned cap = 0; cap < 64; cap++)
+        if ((amb >> cap & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            return status_error("capabilities", errno, "raising ambient capability %u (it needs to be permitted and "
+                                "inheritable): %s", cap, strerror(errno));
     return 0;
 }
 

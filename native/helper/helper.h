@@ -2,13 +2,21 @@
  * helper.h: what the files of stockade-helper share.
  *
  *   main.c       entry point, plan intake, --decode
- *   plan.c       bounds-checked decoding of the plan (no syscalls: fuzzed)
+ *   plan.c       bounds-checked decoding of the plan: readers, header (no syscalls: fuzzed)
+ *   plan_ops.c   bounds-checked decoding of each op's body (no syscalls: fuzzed)
+ *   plan_dec.h   the readers plan.c shares with plan_ops.c
  *   plan_check.c whole-plan validation (op order, repetitions, requirements); op and phase names
  *   plan_json.c  the canonical JSON rendering of a decoded plan (--decode, tests)
  *   status.c     JSON status lines on the status descriptor; string buffers
  *   monitor.c    the monitor: clone, id maps, cgroup join, signals, timeout, the workload's result
- *   ns.c         namespace details: uid/gid maps, loopback, throwaway user namespaces for idmaps
+ *   gate.c       the monitor's directives: startGate FIFO, consoleSocket, oomScoreAdj, joined
+ *                namespaces' descriptors (opened before clone)
+ *   ns.c         namespace details: uid/gid maps, loopback, throwaway user namespaces for idmaps,
+ *                joining namespaces by descriptor (in the init)
  *   mounts.c     the mount phase: staging, binds, tmpfs, proc, dev, hide, pivot_root
+ *   mounts.h     what mounts.c shares with oci_ops.c (the mount phase's context)
+ *   oci_ops.c    secure target resolution inside the new root (openat2 RESOLVE_IN_ROOT), the
+ *                rootfs op's read-only seal, the general mount op, sysctl
  *   sandbox.c    the sandbox init (pid 1, reaper) and the workload's setup up to execve
  *   caps.c       rlimits, identity (user op), capabilities, no_new_privs
  *   landlock.c   Landlock
@@ -41,17 +49,23 @@
 #define PLAN_MAX_PATH 4095u       /* PATH_MAX without its NUL */
 #define PLAN_MAX_BPF_INSNS 4096u  /* BPF_MAXINSNS */
 #define PLAN_FLAG_VERBOSE 1u
+#define PLAN_FLAG_DETACHED 2u     /* no PR_SET_PDEATHSIG on the monitor */
+#define PLAN_FLAG_WORKLOAD_IS_INIT 4u /* no separate init: the workload is the first process (OCI) */
+#define PLAN_FLAGS_KNOWN (PLAN_FLAG_VERBOSE | PLAN_FLAG_DETACHED | PLAN_FLAG_WORKLOAD_IS_INIT)
 
-/* Op codes on the wire; the order is the order of PHASES in src/helper/plan.ts. */
+/* Op codes on the wire.  1..23 follow the order of PHASES in src/helper/plan.ts; the later ones were
+ * appended, so their phase comes from a table (op_phase in plan_check.c), not from the code. */
 enum op_kind {
     OP_NAMESPACES = 1, OP_IDMAP, OP_ROOT_TMPFS, OP_ROOT_BIND, OP_BIND, OP_TMPFS, OP_PROC, OP_DEV,
     OP_MKDIR, OP_SYMLINK, OP_HIDE, OP_READ_ONLY, OP_PIVOT_ROOT, OP_HOSTNAME, OP_RLIMIT, OP_CGROUP, OP_USER,
-    OP_CAPABILITIES, OP_SETSID, OP_NO_NEW_PRIVS, OP_LANDLOCK, OP_SECCOMP, OP_EXEC, OP_KIND_END
+    OP_CAPABILITIES, OP_SETSID, OP_NO_NEW_PRIVS, OP_LANDLOCK, OP_SECCOMP, OP_EXEC,
+    OP_START_GATE, OP_CONSOLE_SOCKET, OP_OOM_SCORE_ADJ, OP_JOIN_NAMESPACE, OP_ROOTFS, OP_MOUNT, OP_SYSCTL,
+    OP_CAPABILITY_SETS, OP_KIND_END
 };
 
 /* Phases; their names are the `step` of status lines. */
 enum phase {
-    PH_NAMESPACES, PH_IDMAP, PH_MOUNT, PH_HOSTNAME, PH_RLIMIT, PH_CGROUP, PH_USER, PH_CAPABILITIES,
+    PH_MONITOR, PH_NAMESPACES, PH_IDMAP, PH_MOUNT, PH_HOSTNAME, PH_RLIMIT, PH_CGROUP, PH_USER, PH_CAPABILITIES,
     PH_SETSID, PH_NO_NEW_PRIVS, PH_LANDLOCK, PH_SECCOMP, PH_EXEC, PH_END
 };
 
@@ -67,6 +81,40 @@ enum phase {
 #define BIND_READ_ONLY 0x01u
 #define BIND_OPTIONAL 0x02u
 #define BIND_IDMAP_ROOT 0x04u
+
+/* The mount op: MS_* flags it takes (everything else, MS_REMOUNT, MS_MOVE and the propagation types
+ * included, is refused), and its propagation (one type, optionally | MS_REC). */
+#define MNT_MS_RDONLY 0x1ull
+#define MNT_MS_NOSUID 0x2ull
+#define MNT_MS_NODEV 0x4ull
+#define MNT_MS_NOEXEC 0x8ull
+#define MNT_MS_SYNCHRONOUS 0x10ull
+#define MNT_MS_MANDLOCK 0x40ull
+#define MNT_MS_DIRSYNC 0x80ull
+#define MNT_MS_NOSYMFOLLOW 0x100ull
+#define MNT_MS_NOATIME 0x400ull
+#define MNT_MS_NODIRATIME 0x800ull
+#define MNT_MS_BIND 0x1000ull
+#define MNT_MS_REC 0x4000ull
+#define MNT_MS_SILENT 0x8000ull
+#define MNT_MS_UNBINDABLE (1ull << 17)
+#define MNT_MS_PRIVATE (1ull << 18)
+#define MNT_MS_SLAVE (1ull << 19)
+#define MNT_MS_SHARED (1ull << 20)
+#define MNT_MS_RELATIME (1ull << 21)
+#define MNT_MS_STRICTATIME (1ull << 24)
+#define MNT_MS_LAZYTIME (1ull << 25)
+#define MNT_FLAGS_KNOWN                                                                                  \
+    (MNT_MS_RDONLY | MNT_MS_NOSUID | MNT_MS_NODEV | MNT_MS_NOEXEC | MNT_MS_SYNCHRONOUS | MNT_MS_MANDLOCK | \
+     MNT_MS_DIRSYNC | MNT_MS_NOSYMFOLLOW | MNT_MS_NOATIME | MNT_MS_NODIRATIME | MNT_MS_BIND | MNT_MS_REC |    \
+     MNT_MS_SILENT | MNT_MS_RELATIME | MNT_MS_STRICTATIME | MNT_MS_LAZYTIME)
+/* What a bind can carry over to its remount (per-mount flags); the others are superblock flags. */
+#define MNT_BIND_FLAGS                                                                                   \
+    (MNT_MS_RDONLY | MNT_MS_NOSUID | MNT_MS_NODEV | MNT_MS_NOEXEC | MNT_MS_NOSYMFOLLOW | MNT_MS_NOATIME |     \
+     MNT_MS_NODIRATIME | MNT_MS_RELATIME | MNT_MS_STRICTATIME | MNT_MS_BIND | MNT_MS_REC | MNT_MS_SILENT)
+#define MNT_PROPAGATION_TYPES (MNT_MS_UNBINDABLE | MNT_MS_PRIVATE | MNT_MS_SLAVE | MNT_MS_SHARED)
+#define MOUNT_KIND_DIR 0u
+#define MOUNT_KIND_FILE 1u
 
 struct ll_path { char *path; uint64_t access; bool optional; };
 struct ll_port { uint32_t port; uint64_t access; };
@@ -94,18 +142,26 @@ struct op {
         } landlock;
         struct { uint32_t flags, len; bool log; uint8_t *prog; } seccomp;
         struct { char *path, *cwd; uint32_t argc, envc; char **argv, **envp; } exec;
+        /* startGate (the FIFO), consoleSocket (the socket), joinNamespace (type: one NS_* bit) */
+        struct { char *path; uint32_t type; } target;
+        int32_t oom_score_adj;
+        /* rootfs: mnt.source, mnt.flags = 1 when readOnly */
+        struct { char *source, *target, *fstype, *data; uint64_t flags, propagation; uint8_t kind; } mount;
+        struct { char *key, *value; } sysctl;
+        struct { uint64_t bounding, effective, permitted, inheritable, ambient; } capsets;
     } u;
 };
 
 struct arena { struct arena_chunk *head; };
 
 struct plan {
-    bool verbose;
+    bool verbose, detached, workload_is_init;
     uint64_t wall_timeout_ms;
     uint32_t nops;
     struct op *ops;
     struct arena arena;
     uint32_t ns;                          /* namespaces asked for (0 without the op) */
+    uint32_t joined;                      /* namespaces joined by path (NS_* bits) */
     const struct op *first[OP_KIND_END];  /* the first op of each kind, NULL when absent */
 };
 
@@ -115,6 +171,7 @@ const char *op_name(enum op_kind k);
 enum phase op_phase(enum op_kind k);
 const char *phase_name(enum phase ph);
 const char *rlimit_name(uint32_t resource);
+const char *ns_type_name(uint32_t ns_bit); /* "pid", "net", ... */
 bool plan_validate(struct plan *p, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -137,6 +194,8 @@ void status_step(enum phase ph);
 int status_error(const char *step, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void status_warning(const char *step, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void status_event(const char *kind, const char *field, long long value);
+void status_event2(const char *kind, const char *f1, long long v1, const char *f2, long long v2);
+void status_nonblocking(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Processes.                                                                                   */
@@ -154,11 +213,16 @@ void status_event(const char *kind, const char *field, long long value);
 #define MSG_PTY 'P'     /* init -> monitor: the master of the sandbox's own pty (SCM_RIGHTS) */
 struct result_msg { char tag; uint8_t exec_ok; int32_t wait_status; };
 
+/* Namespaces the init joins (joinNamespace other than pid), opened by the monitor before clone. */
+#define MAX_JOINS 8
+struct joins { int n; int fd[MAX_JOINS]; uint32_t type[MAX_JOINS]; };
+
 /* What the sandbox side inherits from the monitor. */
 struct sandbox_ctx {
     const struct plan *plan;
     int sync_fd;          /* the sandbox's end of the socket */
     int pty_slave;        /* -1 without a terminal */
+    struct joins joins;
     sigset_t orig_mask;   /* the caller's signal mask, restored before execve */
     struct sigaction orig_sigpipe;
 };
@@ -167,13 +231,27 @@ struct sandbox_ctx {
 extern const int forwarded_signals[];
 extern const size_t n_forwarded_signals;
 
-int monitor_run(const struct plan *plan);
+int monitor_run(const struct plan *plan, const struct sigaction *orig_sigpipe);
+
+/* gate.c: the monitor's directives. */
+struct directives {
+    int gate_r, gate_w; /* the startGate FIFO (read end, and a write end that keeps POLLHUP away) */
+    int console;        /* connected to the consoleSocket; -1 without */
+};
+int directives_open(const struct plan *p, struct directives *d, struct joins *j);
+void directives_close(struct directives *d);
+int write_oom_score_adj(const struct plan *p, pid_t init);
+int console_send(struct directives *d, int master);
+int gate_read(struct directives *d);
 void sandbox_init_main(struct sandbox_ctx *c) __attribute__((noreturn));
 
 /* ns.c */
 int write_id_maps(pid_t pid, const struct op *idmap, bool unprivileged);
 int loopback_up(void);
 int idmap_userns_fd(uid_t uid, gid_t gid, const char *proc_dir);
+int join_namespaces(struct joins *j);
+void joins_close(struct joins *j);
+int ns_clone_flag(uint32_t ns_bit);
 
 /* mounts.c: ops [*i, ...] of the mount phase; leaves *i past pivotRoot. */
 int mount_phase(const struct plan *p, uint32_t *i);
@@ -182,6 +260,7 @@ int mount_phase(const struct plan *p, uint32_t *i);
 int apply_rlimit(const struct op *op);
 int apply_user(const struct op *op, bool keep_caps, bool in_userns);
 int apply_capabilities(const struct op *op);
+int apply_capability_sets(const struct op *op);
 int apply_no_new_privs(void);
 
 /* landlock.c, seccomp.c */

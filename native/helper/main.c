@@ -95,11 +95,11 @@ int main(int argc, char **argv)
         return EXIT_SETUP;
     }
     status_setup(STATUS_FD, false);
-    /* Die with the caller (node): a sandbox nobody watches must not go on.  A parent that died
-     * before the prctl shows up as a changed parent pid. */
+    /* A caller that stops reading the status descriptor (or, detached, exits) must not kill us with
+     * SIGPIPE: writes then fail with EPIPE.  The workload gets the caller's disposition back. */
+    struct sigaction ignore = { .sa_handler = SIG_IGN }, orig_sigpipe;
+    sigaction(SIGPIPE, &ignore, &orig_sigpipe);
     pid_t parent = getppid();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-        return EXIT_SETUP;
     /* The whole plan is read and validated before anything is touched. */
     if (read_all(PLAN_FD, &buf, &len) < 0)
         return status_error("plan", errno, "reading the plan from descriptor 3: %s", strerror(errno)), EXIT_SETUP;
@@ -108,8 +108,15 @@ int main(int argc, char **argv)
     free(buf);
     if (r < 0)
         return status_error("plan", EINVAL, "%s", err), EXIT_SETUP;
+    /* Die with the caller (node): a sandbox nobody watches must not go on.  A parent that died
+     * before the prctl shows up as a changed parent pid.  A detached plan (`stockade-runtime create`)
+     * outlives its caller; the sandbox init still dies with us. */
+    if (!plan.detached && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent))
+        return EXIT_SETUP;
     status_setup(STATUS_FD, plan.verbose);
+    if (plan.detached)
+        status_nonblocking();
     /* The status descriptor must not survive into the workload (close_range there covers it too). */
     fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
-    return monitor_run(&plan);
+    return monitor_run(&plan, &orig_sigpipe);
 }

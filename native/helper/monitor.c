@@ -8,12 +8,15 @@
  *   4. releases the init (MSG_GO) and waits in a poll loop: signals (from a signalfd) are forwarded
  *      to the init, which forwards them to the workload; the wall-clock timeout kills the sandbox;
  *      MSG_EXEC from the workload becomes the "started" line, with the workload's pid as the kernel
- *      translates it into our pid namespace (SCM_CREDENTIALS); MSG_RESULT from the init carries the
- *      workload's wait status; in terminal mode the pty is relayed;
+ *      translates it into our pid namespace (SCM_CREDENTIALS); with a startGate it becomes "created"
+ *      and the workload is held until the gate's FIFO gets a byte (gate.c); with a consoleSocket the
+ *      pty master is sent there first; MSG_RESULT from the init carries the workload's wait status;
+ *      in terminal mode without a console socket the pty is relayed;
  *   5. reports the workload's end and exits with its status (128 + signal for a signal).
  *
  * The sandbox dies with the monitor: the init has PR_SET_PDEATHSIG(SIGKILL), and when a pid
- * namespace's init dies the kernel kills everything in it.
+ * namespace's init dies the kernel kills everything in it (a joined pid namespace is not ours: there
+ * the workload dies by its own PR_SET_PDEATHSIG, tied to the init).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +39,10 @@ struct monitor {
     const struct plan *plan;
     pid_t init, workload; /* as seen from our pid namespace; workload 0 until MSG_EXEC */
     int sync, sigfd, timer, master;
-    bool sync_open, init_done, have_result, timed_out, terminal;
+    bool sync_open, init_done, have_result, timed_out, terminal, failed;
+    bool relay_on;  /* terminal mode, relayed on our stdio (no console socket) */
+    bool gate_wait; /* "created" is reported; the workload waits for the gate */
+    struct directives dir;
     int init_status;
     struct result_msg result;
     struct relay relay;
@@ -81,6 +87,44 @@ static int join_cgroups(const struct plan *p, pid_t pid)
     return 0;
 }
 
+/* The workload may go on to execve: "started", then the acknowledgement it waits for. */
+static void release_workload(struct monitor *m)
+{
+    char ack = MSG_ACK;
+    status_event("started", "pid", m->workload);
+    send(m->sync, &ack, 1, MSG_NOSIGNAL);
+}
+
+/* A failure after the init was released: the sandbox is killed and the helper exits 125. */
+static void fail_sandbox(struct monitor *m)
+{
+    m->failed = true;
+    kill(m->init, SIGKILL);
+    if (m->workload > 0)
+        kill(m->workload, SIGKILL);
+}
+
+/* MSG_EXEC: the pty goes to the console socket first, then "created" (held at the gate) or "started". */
+static void on_exec(struct monitor *m, pid_t sender)
+{
+    m->workload = sender;
+    if (m->dir.console >= 0) {
+        int r = console_send(&m->dir, m->master);
+        close(m->master);
+        m->master = -1;
+        if (r < 0) {
+            fail_sandbox(m);
+            return;
+        }
+    }
+    if (m->dir.gate_r >= 0) {
+        status_event2("created", "pid", m->workload, "initPid", m->init);
+        m->gate_wait = true;
+        return;
+    }
+    release_workload(m);
+}
+
 /* One message from the sandbox; false when there was none. */
 static bool on_message(struct monitor *m)
 {
@@ -110,13 +154,11 @@ static bool on_message(struct monitor *m)
         /* The sandbox's own pty replaces ours (see pty.c); nothing was written to ours yet. */
         close(m->master);
         m->master = fd;
-        relay_switch(&m->relay, fd);
+        if (m->relay_on)
+            relay_switch(&m->relay, fd);
         fd = -1;
     } else if (buf.b[0] == MSG_EXEC) {
-        m->workload = sender;
-        status_event("started", "pid", m->workload);
-        char ack = MSG_ACK;
-        send(m->sync, &ack, 1, MSG_NOSIGNAL);
+        on_exec(m, sender);
     } else if (buf.b[0] == MSG_RESULT && n == (ssize_t)sizeof(struct result_msg)) {
         m->result = buf.r;
         m->have_result = true;
@@ -136,7 +178,7 @@ static void on_signals(struct monitor *m)
                 m->init_done = true;
                 m->init_status = st;
             }
-        } else if (sig == SIGWINCH && m->terminal) {
+        } else if (sig == SIGWINCH && m->relay_on) {
             pty_copy_winsize(m->master); /* the kernel signals the pty's foreground group */
         } else {
             kill(m->init, sig);
@@ -160,8 +202,21 @@ static void on_timeout(struct monitor *m)
 static int outcome(struct monitor *m)
 {
     int st = m->result.wait_status;
+    if (m->failed)
+        return EXIT_SETUP; /* an error line said why */
     if (m->timed_out)
         return 128 + SIGKILL;
+    if (m->plan->workload_is_init && m->workload > 0) {
+        /* The init was the workload: its own wait status is the result (a failed execve has
+         * already said why, with 126 or 127). */
+        st = m->init_status;
+        if (WIFSIGNALED(st)) {
+            status_event("signaled", "signal", WTERMSIG(st));
+            return 128 + WTERMSIG(st);
+        }
+        status_event("exited", "code", WEXITSTATUS(st));
+        return WEXITSTATUS(st);
+    }
     if (m->have_result && m->result.exec_ok && WIFEXITED(st)) {
         status_event("exited", "code", WEXITSTATUS(st));
         return WEXITSTATUS(st);
@@ -183,8 +238,8 @@ static int outcome(struct monitor *m)
 static int loop(struct monitor *m)
 {
     while (!m->init_done) {
-        struct pollfd pfd[6];
-        int n = 1, sync_at = -1, timer_at = -1, relay_at;
+        struct pollfd pfd[7];
+        int n = 1, sync_at = -1, timer_at = -1, gate_at = -1, relay_at;
         pfd[0] = (struct pollfd){ .fd = m->sigfd, .events = POLLIN };
         if (m->sync_open) {
             sync_at = n;
@@ -194,8 +249,12 @@ static int loop(struct monitor *m)
             timer_at = n;
             pfd[n++] = (struct pollfd){ .fd = m->timer, .events = POLLIN };
         }
+        if (m->gate_wait) {
+            gate_at = n;
+            pfd[n++] = (struct pollfd){ .fd = m->dir.gate_r, .events = POLLIN };
+        }
         relay_at = n;
-        if (m->terminal)
+        if (m->relay_on)
             n += relay_pollfds(&m->relay, pfd + n);
         if (poll(pfd, (nfds_t)n, -1) < 0) {
             if (errno == EINTR)
@@ -209,28 +268,32 @@ static int loop(struct monitor *m)
             on_message(m);
         if (timer_at >= 0 && pfd[timer_at].revents)
             on_timeout(m);
-        if (m->terminal)
+        if (gate_at >= 0 && pfd[gate_at].revents && gate_read(&m->dir)) {
+            m->gate_wait = false;
+            release_workload(m);
+        }
+        if (m->relay_on)
             relay_handle(&m->relay, pfd + relay_at, n - relay_at);
     }
     while (m->sync_open && on_message(m)) /* MSG_RESULT may still be queued */
         ;
-    if (m->terminal) {
+    if (m->relay_on) {
         relay_drain(&m->relay);
         pty_restore_mode();
     }
     return outcome(m);
 }
 
-int monitor_run(const struct plan *p)
+int monitor_run(const struct plan *p, const struct sigaction *orig_sigpipe)
 {
     static struct monitor m;
-    struct sandbox_ctx c = { .plan = p, .pty_slave = -1 };
-    struct sigaction ignore = { .sa_handler = SIG_IGN };
+    struct sandbox_ctx c = { .plan = p, .pty_slave = -1, .orig_sigpipe = *orig_sigpipe };
     sigset_t set;
     int sv[2], one = 1;
     const struct op *setsid_op = p->first[OP_SETSID];
     m = (struct monitor){ .plan = p, .sync_open = true, .timer = -1, .master = -1,
                           .terminal = setsid_op != NULL && setsid_op->u.terminal };
+    m.relay_on = m.terminal && p->first[OP_CONSOLE_SOCKET] == NULL;
     /* From here on signals are read from a signalfd in the loop: none is lost between clone and the
      * loop, none interrupts the setup.  The sandbox inherits this mask; the init unblocks what it
      * forwards, the workload restores the caller's mask just before execve. */
@@ -241,12 +304,12 @@ int monitor_run(const struct plan *p)
     sigprocmask(SIG_BLOCK, &set, &c.orig_mask);
     if ((m.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
         return status_error("monitor", errno, "signalfd: %s", strerror(errno)), EXIT_SETUP;
-    /* A caller that stops reading the status descriptor must not kill us with SIGPIPE mid-way
-     * (the workload gets the caller's disposition back). */
-    sigaction(SIGPIPE, &ignore, &c.orig_sigpipe);
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
         setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
         return status_error("monitor", errno, "socketpair: %s", strerror(errno)), EXIT_SETUP;
+    /* The gate, the console socket and joined namespaces: opened (pid: joined) before clone. */
+    if (directives_open(p, &m.dir, &c.joins) < 0)
+        return EXIT_SETUP;
     /* The pty exists before clone, so the sandbox needs no access to the caller's devpts. */
     if (m.terminal && pty_open(&m.master, &c.pty_slave) < 0)
         return EXIT_SETUP;
@@ -256,18 +319,24 @@ int monitor_run(const struct plan *p)
         close(m.sigfd);
         if (m.master >= 0)
             close(m.master);
+        directives_close(&m.dir);
         c.sync_fd = sv[1];
         sandbox_init_main(&c);
     }
     int e = errno;
     close(sv[1]);
+    joins_close(&c.joins); /* the init has its own copies */
     if (c.pty_slave >= 0)
         close(c.pty_slave);
     if (pid < 0)
         return status_error("namespaces", e, "clone (namespace set 0x%x): %s", p->ns, strerror(e)), EXIT_SETUP;
     m.init = pid;
     m.sync = sv[0];
-    if (p->first[OP_NAMESPACES] != NULL)
+    if (write_oom_score_adj(p, pid) < 0)
+        return abort_sandbox(&m);
+    if (p->first[OP_START_GATE] != NULL || p->first[OP_CONSOLE_SOCKET] != NULL || p->first[OP_OOM_SCORE_ADJ] != NULL)
+        status_step(PH_MONITOR);
+    if (p->first[OP_NAMESPACES] != NULL || p->first[OP_JOIN_NAMESPACE] != NULL)
         status_step(PH_NAMESPACES);
     /* The maps before anything else: until they exist the sandbox's ids are unmapped (and its
      * mounts, setuid calls and file creation fail). */
@@ -292,7 +361,7 @@ int monitor_run(const struct plan *p)
             return abort_sandbox(&m);
         }
     }
-    if (m.terminal) {
+    if (m.relay_on) {
         relay_init(&m.relay, m.master);
         pty_raw_mode();
     }

@@ -9,10 +9,10 @@
  *      target with move_mount;
  *   4. pivotRoot: pivot_root into /newroot, detach the staging root and the host tree with it.
  *
- * Targets are resolved inside the new root with openat2(RESOLVE_IN_ROOT): a symlink in the rootfs
- * (or one made by an earlier op) cannot send a mount to a host path.  Sources are host paths,
+ * Targets are resolved inside the new root with openat2(RESOLVE_IN_ROOT) (oci_ops.c): a symlink in the
+ * rootfs (or one made by an earlier op) cannot send a mount to a host path.  Sources are host paths,
  * resolved the same way inside /oldroot, so absolute symlinks among them mean what they mean on the
- * host.
+ * host.  The rootfs, mount and sysctl ops (OCI) are in oci_ops.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,89 +24,14 @@
 
 #include "helper.h"
 #include "sys.h"
-
-enum mk { MK_NONE, MK_DIR, MK_FILE };
-
-struct mctx {
-    const struct plan *plan;
-    int oldroot;    /* O_PATH: the caller's root, at /oldroot in the staging tmpfs */
-    int newroot;    /* O_PATH: the root being built, at /newroot */
-    int empty_file; /* an empty file in the staging tmpfs, bound over hidden files */
-    int userns;     /* the user namespace idmapRoot binds map through, made on first use */
-    bool have_proc; /* a procfs is mounted on the staging tmpfs's /proc */
-    char what[2 * PLAN_MAX_PATH + 64]; /* the op being run, for error details */
-};
-
-static int fail(struct mctx *m, const char *how)
-{
-    int e = errno;
-    return status_error("mount", e, "%s: %s: %s", m->what, how, strerror(e));
-}
-
-static int open_how(int root, const char *path)
-{
-    struct sk_open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = SK_RESOLVE_IN_ROOT | SK_RESOLVE_NO_MAGICLINKS };
-    int fd;
-    do /* EAGAIN: a concurrent rename somewhere in the tree; the kernel asks us to retry */
-        fd = sk_openat2(root, path, &how);
-    while (fd < 0 && errno == EAGAIN);
-    return fd;
-}
-
-/* Opens PATH (absolute) inside ROOT as O_PATH.  With MK_DIR / MK_FILE a missing path is made: parents
- * as 0755 directories, the last component as a directory of MODE or an empty file.  Each prefix is
- * resolved inside ROOT again after it is made. */
-static int open_in(int root, const char *path, enum mk mk, mode_t mode)
-{
-    char buf[PLAN_MAX_PATH + 1];
-    if (strlen(path) > PLAN_MAX_PATH) { /* a target joined with a /dev entry name */
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    int fd = open_how(root, path);
-    if (fd >= 0 || errno != ENOENT || mk == MK_NONE)
-        return fd;
-    snprintf(buf, sizeof buf, "%s", path);
-    for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--)
-        buf[n - 1] = 0;
-    int parent = open_how(root, "/");
-    char *s = buf;
-    while (parent >= 0) {
-        while (*s == '/')
-            s++;
-        char *end = strchr(s, '/');
-        if (end != NULL)
-            *end = 0;
-        fd = open_how(root, buf);
-        if (fd < 0 && errno == ENOENT) {
-            int r;
-            if (end == NULL && mk == MK_FILE) {
-                r = openat(parent, s, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-                if (r >= 0)
-                    close(r);
-            } else {
-                r = mkdirat(parent, s, end == NULL ? mode : 0755);
-            }
-            fd = r < 0 && errno != EEXIST ? -1 : open_how(root, buf);
-        }
-        int e = errno;
-        close(parent);
-        errno = e;
-        if (fd < 0 || end == NULL)
-            return fd;
-        *end = '/';
-        s = end + 1;
-        parent = fd;
-    }
-    return -1;
-}
+#include "mounts.h"
 
 /* A new detached filesystem mount: OPTS are "key=value" strings or bare flags. */
 static int new_fs(struct mctx *m, const char *type, const char *const *opts, unsigned attrs)
 {
     int fs = sk_fsopen(type, SK_FSOPEN_CLOEXEC);
     if (fs < 0)
-        return fail(m, type);
+        return mount_fail(m, type);
     for (; *opts != NULL; opts++) {
         char key[32];
         const char *eq = strchr(*opts, '=');
@@ -114,34 +39,34 @@ static int new_fs(struct mctx *m, const char *type, const char *const *opts, uns
         int r = eq ? sk_fsconfig(fs, SK_FSCONFIG_SET_STRING, key, eq + 1, 0)
                    : sk_fsconfig(fs, SK_FSCONFIG_SET_FLAG, key, NULL, 0);
         if (r < 0) {
-            fail(m, *opts);
+            mount_fail(m, *opts);
             close(fs);
             return -1;
         }
     }
     int mnt = -1;
     if (sk_fsconfig(fs, SK_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 || (mnt = sk_fsmount(fs, SK_FSMOUNT_CLOEXEC, attrs)) < 0)
-        fail(m, type);
+        mount_fail(m, type);
     close(fs);
     return mnt;
 }
 
 /* A detached recursive copy of the tree at SRC with ATTRS set on every mount in it (so a read-only
  * bind is read-only in its submounts too); with USERNS >= 0 it is idmapped through that namespace. */
-static int clone_tree(struct mctx *m, int src, unsigned attrs, int userns)
+int clone_tree(struct mctx *m, int src, unsigned attrs, int userns)
 {
     struct sk_mount_attr attr = { .attr_set = attrs };
     int t = sk_open_tree(src, "", SK_OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH | SK_AT_RECURSIVE);
     if (t < 0)
-        return fail(m, "open_tree");
+        return mount_fail(m, "open_tree");
     if (sk_mount_setattr(t, "", AT_EMPTY_PATH | SK_AT_RECURSIVE, &attr) < 0) {
-        fail(m, "mount_setattr");
+        mount_fail(m, "mount_setattr");
         goto bad;
     }
     if (userns >= 0) {
         struct sk_mount_attr idmap = { .attr_set = SK_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
         if (sk_mount_setattr(t, "", AT_EMPTY_PATH | SK_AT_RECURSIVE, &idmap) < 0) {
-            fail(m, errno == EINVAL ? "idmapping (the file system refuses idmapped mounts)" : "idmapping");
+            mount_fail(m, errno == EINVAL ? "idmapping (the file system refuses idmapped mounts)" : "idmapping");
             goto bad;
         }
     }
@@ -152,13 +77,13 @@ bad:
 }
 
 /* Moves the detached mount MNT onto TARGET (inside the new root), making the target if asked. */
-static int attach(struct mctx *m, int mnt, const char *target, enum mk mk, mode_t mode)
+int attach(struct mctx *m, int mnt, const char *target, enum mk mk, mode_t mode)
 {
     int r = -1, t = open_in(m->newroot, target, mk, mode);
     if (t < 0)
-        fail(m, "making the mount point");
+        mount_fail(m, "making the mount point");
     else if ((r = sk_move_mount(mnt, "", t, "", SK_MOVE_MOUNT_F_EMPTY_PATH | SK_MOVE_MOUNT_T_EMPTY_PATH)) < 0)
-        fail(m, "move_mount");
+        mount_fail(m, "move_mount");
     if (t >= 0)
         close(t);
     close(mnt);
@@ -168,13 +93,13 @@ static int attach(struct mctx *m, int mnt, const char *target, enum mk mk, mode_
     if (r == 0 && strcmp(target, "/") == 0) {
         close(m->newroot);
         if ((m->newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-            return fail(m, "/newroot");
+            return mount_fail(m, "/newroot");
     }
     return r;
 }
 
 /* A host path, resolved inside /oldroot (so its absolute symlinks mean what they mean on the host). */
-static int host_path(struct mctx *m, const char *source)
+int host_path(struct mctx *m, const char *source)
 {
     return open_how(m->oldroot, source);
 }
@@ -183,18 +108,20 @@ static int stage(struct mctx *m)
 {
     snprintf(m->what, sizeof m->what, "staging");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return fail(m, "making / private");
+        return mount_fail(m, "making / private");
     /* /tmp is covered only in our namespace, and only until the pivot below moves the tmpfs to /. */
     if (mount("stockade", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
-        return fail(m, "tmpfs on /tmp");
-    if (mkdir("/tmp/oldroot", 0700) < 0 || mkdir("/tmp/newroot", 0755) < 0 || mkdir("/tmp/proc", 0555) < 0)
-        return fail(m, "mkdir");
+        return mount_fail(m, "tmpfs on /tmp");
+    /* /mnt: where the mount op's mount(2) happens, before the mount is moved onto its target. */
+    if (mkdir("/tmp/oldroot", 0700) < 0 || mkdir("/tmp/newroot", 0755) < 0 || mkdir("/tmp/proc", 0555) < 0 ||
+        mkdir("/tmp/mnt", 0700) < 0)
+        return mount_fail(m, "mkdir");
     if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0 || chdir("/") < 0)
-        return fail(m, "pivot_root into the staging tmpfs");
+        return mount_fail(m, "pivot_root into the staging tmpfs");
     if ((m->oldroot = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return fail(m, "/oldroot");
+        return mount_fail(m, "/oldroot");
     if ((m->empty_file = open("/empty", O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0444)) < 0)
-        return fail(m, "/empty");
+        return mount_fail(m, "/empty");
     return 0;
 }
 
@@ -206,8 +133,11 @@ static int root_op(struct mctx *m, const struct op *op)
         mnt = new_fs(m, "tmpfs", mode, SK_MOUNT_ATTR_NOSUID | SK_MOUNT_ATTR_NODEV);
     } else {
         if ((src = host_path(m, op->u.mnt.source)) < 0)
-            return fail(m, "opening the source");
-        mnt = clone_tree(m, src, SK_MOUNT_ATTR_RDONLY | SK_MOUNT_ATTR_NOSUID, -1);
+            return mount_fail(m, "opening the source");
+        /* rootfs (an OCI bundle's): as it is, setuid files included; read-only (if asked) at the end,
+         * after the mounts inside it are made (oci_ops.c). */
+        mnt = clone_tree(m, src, op->kind == OP_ROOTFS ? 0 : SK_MOUNT_ATTR_RDONLY | SK_MOUNT_ATTR_NOSUID, -1);
+        m->seal_root = op->kind == OP_ROOTFS && (op->u.mnt.flags & 1u);
         close(src);
     }
     if (mnt < 0)
@@ -215,9 +145,9 @@ static int root_op(struct mctx *m, const struct op *op)
     int r = sk_move_mount(mnt, "", AT_FDCWD, "/newroot", SK_MOVE_MOUNT_F_EMPTY_PATH);
     close(mnt);
     if (r < 0)
-        return fail(m, "move_mount onto /newroot");
+        return mount_fail(m, "move_mount onto /newroot");
     if ((m->newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return fail(m, "/newroot");
+        return mount_fail(m, "/newroot");
     return 0;
 }
 
@@ -228,10 +158,10 @@ static int bind_op(struct mctx *m, const struct op *op)
     struct stat st;
     int src = host_path(m, b->source);
     if (src < 0)
-        return errno == ENOENT && (b->flags & BIND_OPTIONAL) ? 0 : fail(m, "opening the source");
+        return errno == ENOENT && (b->flags & BIND_OPTIONAL) ? 0 : mount_fail(m, "opening the source");
     if (fstat(src, &st) < 0) {
         close(src);
-        return fail(m, "fstat");
+        return mount_fail(m, "fstat");
     }
     /* idmapRoot: a throwaway user namespace mapping 0 to the user op's ids.  Its child's pid is
      * looked up in a procfs of our own pid namespace, mounted on the staging tmpfs for this. */
@@ -239,7 +169,7 @@ static int bind_op(struct mctx *m, const struct op *op)
         ((!m->have_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) ||
          (m->have_proc = true, m->userns = idmap_userns_fd(user->u.user.uid, user->u.user.gid, "/proc")) < 0)) {
         close(src);
-        return fail(m, "making the user namespace for idmapRoot");
+        return mount_fail(m, "making the user namespace for idmapRoot");
     }
     unsigned attrs = SK_MOUNT_ATTR_NOSUID | (b->flags & BIND_READ_ONLY ? SK_MOUNT_ATTR_RDONLY : 0);
     int mnt = clone_tree(m, src, attrs, b->flags & BIND_IDMAP_ROOT ? m->userns : -1);
@@ -271,7 +201,7 @@ static int dev_op(struct mctx *m, const char *target)
         r |= symlinkat(links[i][1], mnt, links[i][0]);
     if (r < 0) {
         close(mnt);
-        return fail(m, "filling the tmpfs");
+        return mount_fail(m, "filling the tmpfs");
     }
     if (attach(m, mnt, target, MK_DIR, 0755) < 0)
         return -1;
@@ -279,7 +209,7 @@ static int dev_op(struct mctx *m, const char *target)
         snprintf(path, sizeof path, "/dev/%s", devices[i]);
         int src = host_path(m, path);
         if (src < 0)
-            return fail(m, path);
+            return mount_fail(m, path);
         mnt = clone_tree(m, src, SK_MOUNT_ATTR_NOSUID | SK_MOUNT_ATTR_NOEXEC, -1);
         close(src);
         snprintf(path, sizeof path, "%s/%s", target, devices[i]);
@@ -303,7 +233,7 @@ static int cover(struct mctx *m, int mnt, int t)
 {
     int r = mnt < 0 ? -1 : sk_move_mount(mnt, "", t, "", SK_MOVE_MOUNT_F_EMPTY_PATH | SK_MOVE_MOUNT_T_EMPTY_PATH);
     if (mnt >= 0 && r < 0)
-        fail(m, "move_mount");
+        mount_fail(m, "move_mount");
     if (mnt >= 0)
         close(mnt);
     close(t);
@@ -318,8 +248,8 @@ static int hide_op(struct mctx *m, const char *target)
     struct stat st;
     int t = open_how(m->newroot, target);
     if (t < 0)
-        return errno == ENOENT ? 0 : fail(m, "opening the target");
-    int mnt = fstat(t, &st) < 0 ? fail(m, "fstat")
+        return errno == ENOENT ? 0 : mount_fail(m, "opening the target");
+    int mnt = fstat(t, &st) < 0 ? mount_fail(m, "fstat")
               : S_ISDIR(st.st_mode) ? new_fs(m, "tmpfs", opts, ro) : clone_tree(m, m->empty_file, ro, -1);
     return cover(m, mnt, t);
 }
@@ -330,7 +260,7 @@ static int read_only_op(struct mctx *m, const char *target)
 {
     int t = open_how(m->newroot, target);
     if (t < 0)
-        return errno == ENOENT ? 0 : fail(m, "opening the target");
+        return errno == ENOENT ? 0 : mount_fail(m, "opening the target");
     int mnt = clone_tree(m, t, SK_MOUNT_ATTR_RDONLY | SK_MOUNT_ATTR_NOSUID, -1);
     return cover(m, mnt, t);
 }
@@ -344,10 +274,10 @@ static int symlink_op(struct mctx *m, const struct op *op)
     slash[slash == dir ? 1 : 0] = 0;
     int parent = open_in(m->newroot, dir, MK_DIR, 0755);
     if (parent < 0)
-        return fail(m, "making the parent directory");
+        return mount_fail(m, "making the parent directory");
     int r = symlinkat(op->u.mnt.source, parent, name);
     if (r < 0)
-        fail(m, "symlinkat");
+        mount_fail(m, "symlinkat");
     close(parent);
     return r;
 }
@@ -356,12 +286,14 @@ static int symlink_op(struct mctx *m, const struct op *op)
  * stacked on top and detached at once, so no path in the sandbox leads back to the host. */
 static int pivot_op(struct mctx *m)
 {
+    if (seal_root(m) < 0)
+        return -1;
     if (fchdir(m->newroot) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
-        return fail(m, "pivot_root");
+        return mount_fail(m, "pivot_root");
     if (umount2(".", MNT_DETACH) < 0)
-        return fail(m, "detaching the old root");
+        return mount_fail(m, "detaching the old root");
     if (chdir("/") < 0)
-        return fail(m, "chdir /");
+        return mount_fail(m, "chdir /");
     return 0;
 }
 
@@ -376,12 +308,20 @@ static int run_op(struct mctx *m, const struct op *op)
         snprintf(m->what, sizeof m->what, "bind %s -> %s", o->source, o->target);
     else if (op->kind == OP_SYMLINK)
         snprintf(m->what, sizeof m->what, "symlink %s -> %s", o->target, o->source);
+    else if (op->kind == OP_MOUNT)
+        snprintf(m->what, sizeof m->what, "mount %s -> %s", op->u.mount.source, op->u.mount.target);
+    else if (op->kind == OP_SYSCTL)
+        snprintf(m->what, sizeof m->what, "sysctl %s", op->u.sysctl.key);
     else
         snprintf(m->what, sizeof m->what, "%s %s", op_name(op->kind),
-                 op->kind == OP_ROOT_BIND ? o->source : o->target ? o->target : "");
+                 op->kind == OP_ROOT_BIND || op->kind == OP_ROOTFS ? o->source : o->target ? o->target : "");
     switch (op->kind) {
-    case OP_ROOT_TMPFS: case OP_ROOT_BIND:
+    case OP_ROOT_TMPFS: case OP_ROOT_BIND: case OP_ROOTFS:
         return root_op(m, op);
+    case OP_MOUNT:
+        return mount_op(m, op);
+    case OP_SYSCTL:
+        return sysctl_op(m, op);
     case OP_BIND:
         return bind_op(m, op);
     case OP_TMPFS:
@@ -397,7 +337,7 @@ static int run_op(struct mctx *m, const struct op *op)
         return dev_op(m, o->target);
     case OP_MKDIR:
         if ((fd = open_in(m->newroot, o->target, MK_DIR, o->mode)) < 0)
-            return fail(m, "mkdir");
+            return mount_fail(m, "mkdir");
         close(fd);
         return 0;
     case OP_SYMLINK:
@@ -410,7 +350,7 @@ static int run_op(struct mctx *m, const struct op *op)
         return pivot_op(m);
     default:
         errno = EINVAL;
-        return fail(m, "not a mount op");
+        return mount_fail(m, "not a mount op");
     }
 }
 

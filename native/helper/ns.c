@@ -5,7 +5,9 @@
  *   loopback_up       the init brings `lo` up in a new network namespace (as bwrap does), so the
  *                     workload can talk to itself over 127.0.0.1 and to nothing else;
  *   idmap_userns_fd   a throwaway user namespace mapping 0 to a given uid/gid, whose descriptor
- *                     mount_setattr(MOUNT_ATTR_IDMAP) takes for idmapRoot binds.
+ *                     mount_setattr(MOUNT_ATTR_IDMAP) takes for idmapRoot binds;
+ *   join_namespaces   the init joins the namespaces the plan names by path (joinNamespace other than
+ *                     pid, which the monitor joins before clone), first thing after its release.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -129,4 +131,43 @@ int idmap_userns_fd(uid_t uid, gid_t gid, const char *proc)
         ;
     errno = e;
     return fd;
+}
+
+int ns_clone_flag(uint32_t ns)
+{
+    switch (ns) {
+    case NS_USER: return CLONE_NEWUSER;
+    case NS_PID: return CLONE_NEWPID;
+    case NS_MOUNT: return CLONE_NEWNS;
+    case NS_NET: return CLONE_NEWNET;
+    case NS_UTS: return CLONE_NEWUTS;
+    case NS_IPC: return CLONE_NEWIPC;
+    case NS_CGROUP: return CLONE_NEWCGROUP;
+    default: return 0;
+    }
+}
+
+/* The mount namespace last (as nsenter does): after it, paths are the joined namespace's. setns
+ * with the type checks that each descriptor is a namespace of that type.  setns(mount) leaves the
+ * root and the cwd at that namespace's root; the workload's chdir(cwd) comes later. */
+int join_namespaces(struct joins *j)
+{
+    static const uint32_t order[] = { NS_CGROUP, NS_IPC, NS_UTS, NS_NET, NS_MOUNT };
+    for (size_t o = 0; o < sizeof order / sizeof *order; o++)
+        for (int i = 0; i < j->n; i++) {
+            if (j->type[i] != order[o])
+                continue;
+            if (setns(j->fd[i], ns_clone_flag(j->type[i])) < 0)
+                return status_error("namespaces", errno, "joining the %s namespace: setns: %s",
+                                    ns_type_name(j->type[i]), strerror(errno));
+        }
+    joins_close(j);
+    return 0;
+}
+
+void joins_close(struct joins *j)
+{
+    for (int i = 0; i < j->n; i++)
+        close(j->fd[i]);
+    j->n = 0;
 }

@@ -5,7 +5,8 @@
  * compare what the helper decoded with what the encoder was given.  Canonical choices: 64-bit values
  * that JavaScript numbers cannot hold exactly (rlimits, Landlock masks) are decimal strings, the
  * seccomp program is lower-case hex, capabilities are a sorted list of numbers, rlimit resources are
- * names.  Keys come in a fixed order; nothing else varies.
+ * names, namespace types are names, mount flags and capability sets are decimal strings, `verbose` and
+ * `detached` are always present.  Keys come in a fixed order; nothing else varies.
  */
 #include <inttypes.h>
 
@@ -176,14 +177,52 @@ static void render_op(struct sbuf *b, const struct op *op)
         kstrs(b, "env", op->u.exec.envp, op->u.exec.envc);
         kstr(b, "cwd", op->u.exec.cwd);
         break;
+    case OP_START_GATE:
+        kstr(b, "fifo", op->u.target.path);
+        break;
+    case OP_CONSOLE_SOCKET:
+        kstr(b, "path", op->u.target.path);
+        break;
+    case OP_OOM_SCORE_ADJ:
+        sb_printf(b, ",\"value\":%d", (int)op->u.oom_score_adj);
+        break;
+    case OP_JOIN_NAMESPACE:
+        kstr(b, "type", ns_type_name(op->u.target.type));
+        kstr(b, "path", op->u.target.path);
+        break;
+    case OP_ROOTFS:
+        kstr(b, "source", m->source);
+        kbool(b, "readOnly", m->flags & 1u);
+        break;
+    case OP_MOUNT:
+        kstr(b, "source", op->u.mount.source);
+        kstr(b, "target", op->u.mount.target);
+        kstr(b, "fstype", op->u.mount.fstype);
+        kbig(b, "flags", op->u.mount.flags);
+        kbig(b, "propagation", op->u.mount.propagation);
+        kstr(b, "data", op->u.mount.data);
+        kstr(b, "kind", op->u.mount.kind == MOUNT_KIND_FILE ? "file" : "dir");
+        break;
+    case OP_SYSCTL:
+        kstr(b, "key", op->u.sysctl.key);
+        kstr(b, "value", op->u.sysctl.value);
+        break;
+    case OP_CAPABILITY_SETS:
+        kbig(b, "bounding", op->u.capsets.bounding);
+        kbig(b, "effective", op->u.capsets.effective);
+        kbig(b, "permitted", op->u.capsets.permitted);
+        kbig(b, "inheritable", op->u.capsets.inheritable);
+        kbig(b, "ambient", op->u.capsets.ambient);
+        break;
     }
     sb_puts(b, "}");
 }
 
 void plan_render_json(const struct plan *p, struct sbuf *b)
 {
-    sb_printf(b, "{\"version\":%d,\"verbose\":%s,\"wallTimeoutMs\":%" PRIu64 ",\"ops\":[", PLAN_VERSION,
-              p->verbose ? "true" : "false", p->wall_timeout_ms);
+    sb_printf(b, "{\"version\":%d,\"verbose\":%s,\"detached\":%s,%s\"wallTimeoutMs\":%" PRIu64 ",\"ops\":[",
+              PLAN_VERSION, p->verbose ? "true" : "false", p->detached ? "true" : "false",
+              p->workload_is_init ? "\"workloadIsInit\":true," : "", p->wall_timeout_ms);
     for (uint32_t i = 0; i < p->nops; i++) {
         if (i > 0)
             sb_puts(b, ",");

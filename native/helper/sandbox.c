@@ -1,7 +1,7 @@
 /*
  * sandbox.c: the two processes inside the namespaces.
  *
- * The sandbox init (pid 1 of the new pid namespace) finishes what the namespaces need (cgroup
+ * The sandbox init (pid 1 of a new pid namespace; an ordinary process of a joined one) finishes what the namespaces need (cgroup
  * namespace, loopback, mounts, hostname), forks the workload and becomes its reaper: it forwards the
  * signals it gets to the workload, reaps every child, and sends the workload's wait status to the
  * monitor.  Staying pid 1 (instead of exec'ing the workload as pid 1) means the workload gets the
@@ -38,7 +38,7 @@ static void forward(int sig)
 static void __attribute__((noreturn)) workload_exit(int exec_fd, int code)
 {
     char b = 1;
-    if (write(exec_fd, &b, 1) < 0) { /* the init is gone: nothing left to tell */ }
+    if (exec_fd >= 0 && write(exec_fd, &b, 1) < 0) { /* the init is gone: nothing left to tell */ }
     _exit(code);
 }
 
@@ -82,6 +82,8 @@ static void __attribute__((noreturn)) do_exec(const struct op *op, int exec_fd)
         if (err == ENOENT && denied)
             err = EACCES;
     }
+    /* The caller's SIGPIPE disposition is back: a status reader that is gone must not kill us here. */
+    signal(SIGPIPE, SIG_IGN);
     status_error("exec", err, "%s: %s", e->path, strerror(err));
     workload_exit(exec_fd, err == ENOENT ? EXIT_EXEC_NOENT : EXIT_EXEC_OTHER);
 }
@@ -118,13 +120,17 @@ static void __attribute__((noreturn)) workload_main(struct sandbox_ctx *c, int e
             r = apply_rlimit(op);
             break;
         case OP_USER:
-            r = apply_user(op, p->first[OP_CAPABILITIES] != NULL, p->ns & NS_USER);
+            r = apply_user(op, p->first[OP_CAPABILITIES] != NULL || p->first[OP_CAPABILITY_SETS] != NULL,
+                           p->ns & NS_USER);
             /* A credential change clears the parent-death signal: set it again. */
             prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
             break;
         case OP_CAPABILITIES:
             /* After the uid change, which would otherwise recompute the sets behind our back. */
             r = apply_capabilities(op);
+            break;
+        case OP_CAPABILITY_SETS:
+            r = apply_capability_sets(op);
             break;
         case OP_SETSID:
             /* A new session: TIOCSTI and job control cannot reach the caller's terminal. */
@@ -156,12 +162,18 @@ static void __attribute__((noreturn)) workload_main(struct sandbox_ctx *c, int e
     if (syscall(SYS_close_range, 3u, ~0u, SK_CLOSE_RANGE_CLOEXEC) < 0)
         for (int fd = 3; fd < 4096; fd++)
             fcntl(fd, F_SETFD, FD_CLOEXEC);
+    /* Held at a start gate, the workload is a created container's process: a signal sent before
+     * `start` (`stockade-runtime kill`) must reach it, not wait blocked until execve. */
+    if (p->first[OP_START_GATE] != NULL)
+        sigprocmask(SIG_SETMASK, &c->orig_mask, NULL);
     if (announce(c->sync_fd) < 0)
         workload_exit(exec_fd, EXIT_SETUP); /* the monitor is gone */
     /* seccomp last, so the filter need not allow the setup's own syscalls. */
     if (p->first[OP_SECCOMP] != NULL) {
-        if (apply_seccomp(p->first[OP_SECCOMP]) < 0)
-            workload_exit(exec_fd, EXIT_SETUP);
+        /* Every filter of the plan, in order: they stack, and each call must pass all of them. */
+        for (uint32_t i = 0; i < p->nops; i++)
+            if (p->ops[i].kind == OP_SECCOMP && apply_seccomp(&p->ops[i]) < 0)
+                workload_exit(exec_fd, EXIT_SETUP);
         status_step(PH_SECCOMP);
     }
     sigaction(SIGPIPE, &c->orig_sigpipe, NULL);
@@ -196,6 +208,10 @@ static int init_setup(struct sandbox_ctx *c)
 {
     const struct plan *p = c->plan;
     uint32_t i = 0;
+    /* Joined namespaces first (the monitor joined pid before clone): everything below happens in
+     * them.  After a mount namespace join, the root and cwd are that namespace's. */
+    if (c->joins.n > 0 && join_namespaces(&c->joins) < 0)
+        return -1;
     /* The cgroup namespace now that the monitor has put us in our cgroups: its root is ours. */
     if ((p->ns & NS_CGROUP) && unshare(CLONE_NEWCGROUP) < 0)
         return status_error("namespaces", errno, "unshare(CLONE_NEWCGROUP): %s", strerror(errno));
@@ -235,6 +251,10 @@ void sandbox_init_main(struct sandbox_ctx *c)
         _exit(EXIT_SETUP);
     if (init_setup(c) < 0)
         _exit(EXIT_SETUP);
+    /* OCI: the container's process is its first process (pid 1 of a new pid namespace), as engines
+     * and programs expect; the monitor is its parent and takes its wait status directly. */
+    if (c->plan->workload_is_init)
+        workload_main(c, -1);
     if (pipe2(exec_pipe, O_CLOEXEC) < 0) {
         status_error("exec", errno, "pipe2: %s", strerror(errno));
         _exit(EXIT_SETUP);

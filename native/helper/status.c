@@ -8,6 +8,7 @@
  * sequence in half.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,8 @@ int status_fd(void)
     return status_out;
 }
 
+/* A reader that closed its end (EPIPE: SIGPIPE is ignored) or, in detached mode, one that does not
+ * read (EAGAIN) loses the line; the helper goes on either way. */
 static void emit(const struct sbuf *b)
 {
     if (status_out < 0)
@@ -131,6 +134,15 @@ static void emit(const struct sbuf *b)
     do
         n = write(status_out, b->p, b->len);
     while (n < 0 && errno == EINTR);
+}
+
+/* Detached: nobody may be reading the status descriptor any more, and a full pipe must not stall the
+ * monitor (lines are below PIPE_BUF, so each is written whole or not at all). */
+void status_nonblocking(void)
+{
+    int fl = fcntl(status_out, F_GETFL);
+    if (fl >= 0)
+        fcntl(status_out, F_SETFL, fl | O_NONBLOCK);
 }
 
 /* {"kind":KIND,"step":STEP,<middle>"detail":"<fmt...>"}: the detail is cut to fit one line. */
@@ -188,5 +200,14 @@ void status_event(const char *kind, const char *field, long long value)
     struct sbuf b;
     sb_fixed(&b, mem, sizeof mem);
     sb_printf(&b, "{\"kind\":\"%s\",\"%s\":%lld}\n", kind, field, value);
+    emit(&b);
+}
+
+void status_event2(const char *kind, const char *f1, long long v1, const char *f2, long long v2)
+{
+    char mem[160];
+    struct sbuf b;
+    sb_fixed(&b, mem, sizeof mem);
+    sb_printf(&b, "{\"kind\":\"%s\",\"%s\":%lld,\"%s\":%lld}\n", kind, f1, v1, f2, v2);
     emit(&b);
 }

@@ -60,7 +60,12 @@
 #define SK_MOUNT_ATTR_NOSUID 0x02u
 #define SK_MOUNT_ATTR_NODEV 0x04u
 #define SK_MOUNT_ATTR_NOEXEC 0x08u
+#define SK_MOUNT_ATTR_NOATIME 0x10u
+#define SK_MOUNT_ATTR_STRICTATIME 0x20u
+#define SK_MOUNT_ATTR__ATIME 0x70u
+#define SK_MOUNT_ATTR_NODIRATIME 0x80u
 #define SK_MOUNT_ATTR_IDMAP 0x00100000u
+#define SK_MOUNT_ATTR_NOSYMFOLLOW 0x00200000u
 
 struct sk_mount_attr {
     uint64_t attr_set, attr_clr, propagation, userns_fd;

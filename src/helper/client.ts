@@ -36,6 +36,8 @@ export interface SpawnHelperOptions {
   onStatus?: (s: HelperStatus) => void;
   /** A command the helper runs under (e.g. strace for `stockade record --via strace`). */
   wrapper?: string[];
+  /** A new session and process group for the helper (`stockade-runtime create` leaves it running). */
+  detached?: boolean;
 }
 
 let cachedPath: string | undefined;
@@ -68,6 +70,7 @@ export function spawnHelper(plan: Plan, opts: SpawnHelperOptions = {}): { child:
     stdio,
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    ...(opts.detached ? { detached: true } : {}),
   });
   const planOut = child.stdio[3] as Writable | null;
   const statusIn = child.stdio[4] as Readable | null;

@@ -11,6 +11,7 @@ export { CAPABILITY_NUMBERS as CAPABILITIES } from '../policy/capabilities.js';
 /** RLIMIT_* numbers (asm-generic/resource.h). */
 export const RLIMITS = {
   cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9,
+  locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
 } as const;
 export type RlimitName = keyof typeof RLIMITS;
 
@@ -45,14 +46,42 @@ export interface LandlockRuleset {
   required: boolean;
 }
 
+/** Namespace types a plan can join by path (OCI `linux.namespaces[].path`). */
+export type JoinableNamespace = 'net' | 'ipc' | 'uts' | 'pid' | 'mount' | 'cgroup';
+
 export type PlanOp =
-  // 1. namespaces: created by the helper's clone(); `user` makes a user namespace (needed rootless).
+  // 0. monitor directives, carried out by the monitor before or around clone()
+  //    startGate: the monitor opens the FIFO (a host path) before clone; when the workload is ready to
+  //    execve it reports {kind:'created'} and holds the workload until one byte arrives on the FIFO
+  //    (`stockade-runtime start` writes it), then reports 'started' and lets it go on.
+  | { op: 'startGate'; fifo: string }
+  //    consoleSocket: in terminal mode, the pty master is sent over this unix socket (SCM_RIGHTS, as
+  //    runc's --console-socket) instead of being relayed on stdio.
+  | { op: 'consoleSocket'; path: string }
+  //    oomScoreAdj: written to /proc/<init>/oom_score_adj by the monitor before the init is released.
+  | { op: 'oomScoreAdj'; value: number }
+  // 1. namespaces
+  //    joinNamespace: pid is joined by the monitor (setns before clone: the init is then not pid 1);
+  //    the others by the init, first thing after release (mount: the root and cwd become that
+  //    namespace's root; a plan that joins a mount namespace has no mount ops).
+  | { op: 'joinNamespace'; type: JoinableNamespace; path: string }
+  //    namespaces: created by the helper's clone(); `user` makes a user namespace (needed rootless).
   | { op: 'namespaces'; ns: Namespaces }
   // 2. uid/gid maps for the user namespace (one range each); written by the parent.
   | { op: 'idmap'; uidInside: number; uidOutside: number; uidCount: number; gidInside: number; gidOutside: number; gidCount: number }
   // 3. mounts, building the new root under a staging directory; targets are paths inside the new root.
   | { op: 'rootTmpfs' } // the new root is an empty tmpfs (mode 0755)
   | { op: 'rootBind'; source: string } // the new root is a recursive read-only bind of a rootfs directory
+  // the new root is a recursive bind of an OCI bundle's rootfs (its contents are untrusted: every later
+  // target is resolved inside it, symlinks included, with openat2 RESOLVE_IN_ROOT); read-only last
+  | { op: 'rootfs'; source: string; readOnly: boolean }
+  // a general mount (OCI `mounts[]`): `flags` are MS_* for mount(2) (MS_BIND with MS_RDONLY etc. is a
+  // bind followed by a remount carrying the flags); `propagation` (MS_PRIVATE, MS_SLAVE, MS_SHARED,
+  // MS_UNBINDABLE, optionally | MS_REC) is applied after; the target (inside the new root) is created
+  // as a directory or an empty file (`kind`) when absent
+  | { op: 'mount'; source: string; target: string; fstype: string; flags: bigint; propagation: bigint; data: string; kind: 'dir' | 'file' }
+  // write value to /proc/sys/<key with dots as slashes> of the new root (after its proc mount)
+  | { op: 'sysctl'; key: string; value: string }
   | { op: 'bind'; source: string; target: string; readOnly: boolean; optional: boolean; /** as root: files owned by host root appear owned by the sandbox's root (idmapped mount) */ idmapRoot: boolean }
   | { op: 'tmpfs'; target: string; sizeBytes: number; mode: number }
   | { op: 'proc'; target: string }
@@ -71,6 +100,8 @@ export type PlanOp =
   // 7. identity inside the sandbox, then capability drop
   | { op: 'user'; uid: number; gid: number; groups: number[] }
   | { op: 'capabilities'; keep: number[] } // bounding, permitted, effective, inheritable, ambient = keep
+  // OCI process.capabilities: each set as a bit mask of capability numbers
+  | { op: 'capabilitySets'; bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
   // 8. setsid (a new session: TIOCSTI cannot reach the caller's terminal); with `terminal`, a new pty
   | { op: 'setsid'; terminal: boolean }
   // 9. no_new_privs
@@ -89,18 +120,27 @@ export interface Plan {
   wallTimeoutMs: number;
   /** Report a {kind:'step'} line after each phase that succeeds (errors are always reported). */
   verbose?: boolean;
+  /** The monitor outlives its parent (no PR_SET_PDEATHSIG): `stockade-runtime create` leaves it running. */
+  detached?: boolean;
+  /**
+   * No separate sandbox init: the process that execs the workload is the first one (pid 1 of a new
+   * pid namespace), the monitor's own child, as OCI containers expect. Orphans are then the
+   * workload's to reap, and a pid-namespace init gets only the signals it handles (SIGKILL aside).
+   */
+  workloadIsInit?: boolean;
 }
 
 /** Phases in the order the helper executes them; ops of one phase may repeat (mounts, rlimits). */
 export const PHASES: ReadonlyArray<ReadonlyArray<PlanOp['op']>> = [
-  ['namespaces'],
+  ['startGate', 'consoleSocket', 'oomScoreAdj'],
+  ['namespaces', 'joinNamespace'],
   ['idmap'],
-  ['rootTmpfs', 'rootBind', 'bind', 'tmpfs', 'proc', 'dev', 'mkdir', 'symlink', 'hide', 'readOnly', 'pivotRoot'],
+  ['rootTmpfs', 'rootBind', 'rootfs', 'bind', 'mount', 'sysctl', 'tmpfs', 'proc', 'dev', 'mkdir', 'symlink', 'hide', 'readOnly', 'pivotRoot'],
   ['hostname'],
   ['rlimit'],
   ['cgroup'],
   ['user'],
-  ['capabilities'],
+  ['capabilities', 'capabilitySets'],
   ['setsid'],
   ['noNewPrivs'],
   ['landlock'],
@@ -113,6 +153,7 @@ export type HelperStatus =
   | { kind: 'step'; step: string; ok: true }
   | { kind: 'error'; step: string; errno: number; detail: string }
   | { kind: 'warning'; step: string; detail: string }
+  | { kind: 'created'; pid: number; initPid: number }
   | { kind: 'started'; pid: number }
   | { kind: 'exited'; code: number }
   | { kind: 'signaled'; signal: number }

@@ -3,7 +3,7 @@
  * (read by the helper on descriptor 3) and the status lines it writes on descriptor 4.
  * docs/protocol.md is the reference; test/helper-protocol.test.ts holds the vectors both sides share.
  *
- *   header  "STKP" | u16 version=1 | u16 flags (1 = verbose) | u32 total length | u64 wallTimeoutMs | u32 op count
+ *   header  "STKP" | u16 version=1 | u16 flags (1 = verbose, 2 = detached, 4 = workloadIsInit) | u32 total length | u64 wallTimeoutMs | u32 op count
  *   op      u16 code | u16 0 | u32 body length | body
  *
  * Little-endian; strings are u32 length + UTF-8 bytes (no NUL); lists are u32 count + items. The encoder
@@ -20,12 +20,20 @@ export const PLAN_HEADER_SIZE = 24;
 /** Limits the helper enforces (docs/protocol.md). */
 export const PLAN_LIMITS = { bytes: 16 << 20, ops: 4096, list: 65536, string: 1 << 20, path: 4095, bpfInsns: 4096 } as const;
 
-/** Op codes on the wire, in the order of PHASES. */
+/**
+ * Op codes on the wire. 1..23 follow the order of PHASES; 24.. were appended later (the helper takes
+ * each op's phase from a table, not from its code).
+ */
 export const OPCODES: Readonly<Record<PlanOp['op'], number>> = {
   namespaces: 1, idmap: 2, rootTmpfs: 3, rootBind: 4, bind: 5, tmpfs: 6, proc: 7, dev: 8, mkdir: 9, symlink: 10,
   hide: 11, readOnly: 12, pivotRoot: 13, hostname: 14, rlimit: 15, cgroup: 16, user: 17, capabilities: 18,
   setsid: 19, noNewPrivs: 20, landlock: 21, seccomp: 22, exec: 23,
+  startGate: 24, consoleSocket: 25, oomScoreAdj: 26, joinNamespace: 27, rootfs: 28, mount: 29, sysctl: 30,
+  capabilitySets: 31,
 };
+
+/** Header flag bits. */
+export const PLAN_FLAGS = { verbose: 1, detached: 2, workloadIsInit: 4 } as const;
 
 /** The helper's own exit statuses; anything else is the workload's (128 + N for signal N). */
 export const HELPER_EXIT = { setup: 125, execFailed: 126, notFound: 127 } as const;
@@ -51,6 +59,16 @@ class Writer {
   u16(v: number): void {
     const b = Buffer.alloc(2);
     b.writeUInt16LE(v);
+    this.raw(b);
+  }
+
+  /** A signed 32-bit integer in two's complement. */
+  i32(v: number, what: string): void {
+    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
+      throw new StockadeError('input', `${what} must be an integer from -2^31 to 2^31-1; got ${v}`, this.where);
+    }
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
     this.raw(b);
   }
 
@@ -98,6 +116,7 @@ class Writer {
 }
 
 const NS_BITS = { user: 1, pid: 2, mount: 4, net: 8, uts: 16, ipc: 32, cgroup: 64 } as const;
+const MOUNT_KINDS = { dir: 0, file: 1 } as const;
 
 function encodeBody(op: PlanOp, w: Writer): void {
   switch (op.op) {
@@ -209,6 +228,54 @@ function encodeBody(op: PlanOp, w: Writer): void {
       w.strs(op.env, 'env');
       w.str(op.cwd, 'cwd');
       return;
+    case 'startGate':
+      w.str(op.fifo, 'fifo');
+      return;
+    case 'consoleSocket':
+      w.str(op.path, 'path');
+      return;
+    case 'oomScoreAdj':
+      if (!Number.isInteger(op.value) || op.value < -1000 || op.value > 1000) {
+        throw new StockadeError('input', `oomScoreAdj must be an integer from -1000 to 1000; got ${op.value}`);
+      }
+      w.i32(op.value, 'value');
+      return;
+    case 'joinNamespace': {
+      const bit = (NS_BITS as Record<string, number>)[op.type];
+      if (bit === undefined || (op.type as string) === 'user') {
+        throw new StockadeError('input', `cannot join a namespace of type "${op.type}"; joinable: net, ipc, uts, pid, mount, cgroup`);
+      }
+      w.u32(bit, 'type');
+      w.str(op.path, 'path');
+      return;
+    }
+    case 'rootfs':
+      w.str(op.source, 'source');
+      w.bool(op.readOnly);
+      return;
+    case 'mount': {
+      const kind = (MOUNT_KINDS as Record<string, number>)[op.kind];
+      if (kind === undefined) throw new StockadeError('input', `mount kind must be "dir" or "file"; got "${op.kind}"`);
+      w.str(op.source, 'source');
+      w.str(op.target, 'target');
+      w.str(op.fstype, 'fstype');
+      w.u64(op.flags, 'flags');
+      w.u64(op.propagation, 'propagation');
+      w.str(op.data, 'data');
+      w.u8(kind);
+      return;
+    }
+    case 'sysctl':
+      w.str(op.key, 'key');
+      w.str(op.value, 'value');
+      return;
+    case 'capabilitySets':
+      w.u64(op.bounding, 'bounding');
+      w.u64(op.effective, 'effective');
+      w.u64(op.permitted, 'permitted');
+      w.u64(op.inheritable, 'inheritable');
+      w.u64(op.ambient, 'ambient');
+      return;
   }
 }
 
@@ -229,7 +296,7 @@ export function encodePlan(plan: Plan): Buffer {
   const total = PLAN_HEADER_SIZE + ops.reduce((n, b) => n + b.length, 0);
   header.raw(Buffer.from(PLAN_MAGIC, 'latin1'));
   header.u16(plan.version);
-  header.u16(plan.verbose ? 1 : 0);
+  header.u16((plan.verbose ? PLAN_FLAGS.verbose : 0) | (plan.detached ? PLAN_FLAGS.detached : 0) | (plan.workloadIsInit ? PLAN_FLAGS.workloadIsInit : 0));
   header.u32(total, 'plan length');
   header.u64(plan.wallTimeoutMs, 'wallTimeoutMs');
   header.u32(ops.length, 'op count');
@@ -272,6 +339,8 @@ export function parseStatusLine(line: string): HelperStatus {
       return { kind: 'error', step: str('step'), errno: int('errno'), detail: str('detail') };
     case 'warning':
       return { kind: 'warning', step: str('step'), detail: str('detail') };
+    case 'created':
+      return { kind: 'created', pid: int('pid'), initPid: int('initPid') };
     case 'started':
       return { kind: 'started', pid: int('pid') };
     case 'exited':

@@ -50,6 +50,8 @@ export interface SeccompProfile {
   syscalls: SyscallEntry[];
   /** Where the profile came from (file path or `stockade:default`). */
   source: string;
+  /** Names dropped by profileFromJson's skip mode. */
+  skippedSyscalls?: string[];
 }
 
 export const SECCOMP_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'];
@@ -59,7 +61,9 @@ const U64_MAX = (1n << 64n) - 1n;
 type Obj = { [key: string]: JsonValue };
 
 class Reader {
-  constructor(readonly source: string) {}
+  /** Unknown syscall names met in skip mode, as `syscalls[i].names[j]: name`. */
+  readonly skipped: string[] = [];
+  constructor(readonly source: string, readonly skipUnknown = false) {}
   fail(path: string, msg: string): never {
     throw new StockadeError('input', msg, `${this.source}: ${path}`);
   }
@@ -157,8 +161,13 @@ function syscallEntry(r: Reader, v: JsonValue | undefined, path: string): Syscal
   } else {
     return r.fail(path, 'needs "names" (an array of syscall names)');
   }
-  names.forEach((n, i) => {
-    if (!isKnownSyscall(n)) {
+  names = names.filter((n, i) => {
+    if (isKnownSyscall(n)) return true;
+    if (r.skipUnknown) {
+      r.skipped.push(`${path}.names[${i}]: ${n}`);
+      return false;
+    }
+    {
       const hint = suggestSyscall(n);
       r.fail(o.name !== undefined && o.names === undefined ? `${path}.name` : `${path}.names[${i}]`,
         `unknown syscall "${n}"${hint ? `; did you mean "${hint}"?` : ''}`);
@@ -184,9 +193,14 @@ function syscallEntry(r: Reader, v: JsonValue | undefined, path: string): Syscal
   return entry;
 }
 
-/** Validates a parsed JSON value as a seccomp profile. */
-export function profileFromJson(v: JsonValue, source: string): SeccompProfile {
-  const r = new Reader(source);
+/**
+ * Validates a parsed JSON value as a seccomp profile. `unknownSyscalls: 'skip'` (what OCI runtimes
+ * do with engines' profiles, which name syscalls of other kernels) drops names no kernel this
+ * project knows has, and lists them in `skippedSyscalls`; it still refuses one in a rule that
+ * denies when the default allows, where skipping would open what the profile closes.
+ */
+export function profileFromJson(v: JsonValue, source: string, opts: { unknownSyscalls?: 'reject' | 'skip' } = {}): SeccompProfile {
+  const r = new Reader(source, opts.unknownSyscalls === 'skip');
   const o = r.obj(v, '', ['defaultAction', 'defaultErrnoRet', 'defaultErrno', 'architectures', 'archMap', 'flags', 'listenerPath', 'listenerMetadata', 'syscalls']);
   if (o.defaultAction === undefined) r.fail('defaultAction', 'is required (for example "SCMP_ACT_ERRNO")');
   const defaultAction = ociActionKind(r.str(o.defaultAction, 'defaultAction'), `${source}: defaultAction`);
@@ -221,6 +235,14 @@ export function profileFromJson(v: JsonValue, source: string): SeccompProfile {
     syscalls: (syscalls as JsonValue[]).map((s, i) => syscallEntry(r, s, `syscalls[${i}]`)),
     source,
   };
+  if (r.skipped.length > 0) {
+    profile.skippedSyscalls = [...r.skipped];
+    profile.syscalls.forEach((e) => {
+      const dropped = r.skipped.find((s) => s.startsWith(`${e.path}.`));
+      if (dropped && e.action !== 'ALLOW' && defaultAction === 'ALLOW') r.fail(dropped.split(':')[0]!, `unknown syscall "${dropped.split(': ')[1]}" in a rule that denies while the default allows`);
+    });
+    profile.syscalls = profile.syscalls.filter((e) => e.names.length > 0);
+  }
   const der = r.errnoPair(o.defaultErrnoRet, o.defaultErrno, 'defaultErrnoRet', 'defaultErrno');
   if (der !== undefined) profile.defaultErrnoRet = der;
   if (o.listenerPath !== undefined) profile.listenerPath = r.str(o.listenerPath, 'listenerPath');

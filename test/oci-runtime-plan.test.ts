@@ -1,0 +1,152 @@
+/**
+ * stockade-runtime's pure core: config.json validation (JSON paths in every message) and its
+ * mapping onto a helper plan, on the config podman 4.3 really generates (test/fixtures/podman/).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { StockadeError } from '../src/errors.js';
+import type { PlanOp } from '../src/helper/plan.js';
+import { cgroupRelativePath } from '../src/oci-runtime/cgroups.js';
+import { MS, parseMountOptions } from '../src/oci-runtime/mount-options.js';
+import { parseOciSpec } from '../src/oci-runtime/spec.js';
+import { planForCreate, planForExec, type PlanInput } from '../src/oci-runtime/to-plan.js';
+import { repoRoot } from './support/adversarial.js';
+
+const podmanConfig = readFileSync(join(repoRoot, 'test', 'fixtures', 'podman', 'config.example.json'), 'utf8');
+
+function input(text: string, extra: Partial<PlanInput> = {}): PlanInput {
+  return {
+    spec: parseOciSpec(text, 'config.json'),
+    source: 'config.json',
+    rootfs: '/var/tmp/rootfs',
+    bundle: '/var/tmp/bundle',
+    fileSources: new Set(),
+    cgroupProcsFiles: ['/sys/fs/cgroup/pids/x/cgroup.procs'],
+    cgroupV2Only: false,
+    gateFifo: '/run/stockade/x/exec.fifo',
+    ...extra,
+  };
+}
+
+function edit(mut: (c: Record<string, any>) => void): string {
+  const c = JSON.parse(podmanConfig) as Record<string, any>;
+  mut(c);
+  return JSON.stringify(c);
+}
+
+function rejects(text: string, code: StockadeError['code'], where: RegExp, extra: Partial<PlanInput> = {}): void {
+  assert.throws(() => planForCreate(input(text, extra)), (e: unknown) => {
+    assert.ok(e instanceof StockadeError, String(e));
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, where);
+    assert.equal(e.message.includes('\n'), false);
+    return true;
+  });
+}
+
+const ops = (p: { ops: PlanOp[] }, kind: PlanOp['op']) => p.ops.filter((o) => o.op === kind);
+
+describe('oci runtime: podman config to plan', () => {
+  it('maps every part of the config podman generates', () => {
+    const plan = planForCreate(input(podmanConfig));
+    assert.equal(plan.detached, true);
+    assert.deepEqual(plan.ops[0], { op: 'startGate', fifo: '/run/stockade/x/exec.fifo' });
+    assert.deepEqual(ops(plan, 'namespaces'), [{ op: 'namespaces', ns: { user: false, pid: true, mount: true, net: true, uts: true, ipc: true, cgroup: false } }]);
+    assert.deepEqual(ops(plan, 'rootfs'), [{ op: 'rootfs', source: '/var/tmp/rootfs', readOnly: false }]);
+    assert.deepEqual(ops(plan, 'dev'), [{ op: 'dev', target: '/dev' }]);
+    const mounts = ops(plan, 'mount') as Extract<PlanOp, { op: 'mount' }>[];
+    const proc = mounts.find((m) => m.target === '/proc')!;
+    assert.equal(proc.fstype, 'proc');
+    assert.equal(proc.flags, MS.NOSUID | MS.NOEXEC | MS.NODEV);
+    const sys = mounts.find((m) => m.target === '/sys')!;
+    assert.equal(sys.flags & MS.RDONLY, MS.RDONLY);
+    const cg = mounts.find((m) => m.target === '/sys/fs/cgroup')!;
+    assert.equal(cg.fstype, 'tmpfs', 'a v1 host gets an empty read-only directory');
+    assert.equal(cg.flags & MS.RDONLY, MS.RDONLY);
+    const hosts = mounts.find((m) => m.target === '/etc/hosts')!;
+    assert.equal(hosts.flags & MS.BIND, MS.BIND);
+    assert.equal(hosts.propagation, MS.PRIVATE | MS.REC);
+    assert.equal(ops(plan, 'hide').length, 11);
+    assert.equal(ops(plan, 'readOnly').length, 6);
+    assert.deepEqual(ops(plan, 'hostname'), [{ op: 'hostname', name: '7d9b0b46526d' }]);
+    assert.deepEqual(ops(plan, 'rlimit').map((o) => (o as { resource: string }).resource), ['nofile', 'nproc']);
+    const caps = ops(plan, 'capabilitySets')[0] as Extract<PlanOp, { op: 'capabilitySets' }>;
+    assert.equal(caps.bounding, caps.effective);
+    assert.equal(caps.ambient, 0n);
+    assert.equal(caps.bounding.toString(2).split('1').length - 1, 14);
+    assert.deepEqual(ops(plan, 'exec'), [{ op: 'exec', path: 'sh', argv: ['sh', '-c', 'echo hi; exit 3'], env: JSON.parse(podmanConfig).process.env, cwd: '/' }]);
+    assert.equal(plan.ops.at(-1)!.op, 'exec');
+  });
+
+  it('makes a bind target a file when its source is one, and a v2 host gets cgroup2', () => {
+    const spec = JSON.parse(podmanConfig);
+    const hostsSource = spec.mounts.find((m: { destination: string }) => m.destination === '/etc/hosts').source;
+    const plan = planForCreate(input(podmanConfig, { fileSources: new Set([hostsSource]), cgroupV2Only: true }));
+    const mounts = ops(plan, 'mount') as Extract<PlanOp, { op: 'mount' }>[];
+    assert.equal(mounts.find((m) => m.target === '/etc/hosts')!.kind, 'file');
+    assert.equal(mounts.find((m) => m.target === '/sys/fs/cgroup')!.fstype, 'cgroup2');
+  });
+
+  it('joins namespaces given by path and refuses what it cannot join', () => {
+    const joined = edit((c) => { c.linux.namespaces[1] = { type: 'network', path: '/run/netns/n1' }; });
+    const plan = planForCreate(input(joined));
+    assert.deepEqual(ops(plan, 'joinNamespace'), [{ op: 'joinNamespace', type: 'net', path: '/run/netns/n1' }]);
+    assert.equal((ops(plan, 'namespaces')[0] as { ns: { net: boolean } }).ns.net, false);
+    rejects(edit((c) => { c.linux.namespaces.push({ type: 'user', path: '/proc/1/ns/user' }); }), 'unsupported', /linux\.namespaces\[5\]\.path/);
+    rejects(edit((c) => { c.linux.namespaces.push({ type: 'time' }); }), 'unsupported', /linux\.namespaces\[5\]: time namespaces/);
+    rejects(edit((c) => { c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'mount'); }), 'unsupported', /mount namespace/);
+  });
+
+  it('plans exec as joins of the container init\'s namespaces, the mount namespace last, and no mounts', () => {
+    const spec = parseOciSpec(podmanConfig, 'config.json');
+    const plan = planForExec(spec.process!, { initPid: 4242, namespaces: ['pid', 'net', 'ipc', 'uts', 'mount'] }, { source: 'p.json', cgroupProcsFiles: [] }, true);
+    const joins = ops(plan, 'joinNamespace') as Extract<PlanOp, { op: 'joinNamespace' }>[];
+    assert.deepEqual(joins.map((j) => j.path), ['/proc/4242/ns/ipc', '/proc/4242/ns/uts', '/proc/4242/ns/net', '/proc/4242/ns/pid', '/proc/4242/ns/mnt']);
+    assert.equal(plan.ops.some((o) => ['rootfs', 'mount', 'pivotRoot', 'namespaces'].includes(o.op)), false);
+  });
+});
+
+describe('oci runtime: bad config.json', () => {
+  it('names the input of each refusal in one line', () => {
+    rejects('{"ociVersion": "1.0.2", "root": ', 'input', /config\.json: invalid JSON at line 1/);
+    rejects(edit((c) => { c.ociVersion = '2.0.0'; }), 'input', /config\.json: ociVersion: major version 2 is not supported/);
+    rejects(edit((c) => { c.ociVersion = 'one'; }), 'input', /ociVersion: "one" is not a version/);
+    rejects(edit((c) => { delete c.root; }), 'input', /root: must be an object/);
+    rejects(edit((c) => { c.process.args = []; }), 'input', /process\.args: must name the program/);
+    rejects(edit((c) => { c.process.cwd = 'relative'; }), 'input', /process\.cwd: "relative" must be an absolute path/);
+    rejects(edit((c) => { c.process.rlimits[0].type = 'RLIMIT_BOGUS'; }), 'input', /process\.rlimits\[0\]\.type: unknown rlimit/);
+    rejects(edit((c) => { c.process.capabilities.bounding.push('CAP_FLY'); }), 'unsupported', /process\.capabilities\.bounding\[14\]/);
+    rejects(edit((c) => { c.mounts[0].destination = 'proc'; }), 'input', /mounts\[0\]\.destination/);
+    rejects(edit((c) => { c.mounts[5].options.push('idmap'); }), 'unsupported', /mounts\[5\]\.options: option idmap/);
+    rejects(edit((c) => { c.process.apparmorProfile = 'containers-default'; }), 'unsupported', /process\.apparmorProfile/);
+    rejects(edit((c) => { c.linux.resources.blockIO = { weight: 10 }; }), 'unsupported', /linux\.resources\.blockIO/);
+    rejects(edit((c) => { c.linux.seccomp.listenerPath = '/run/l.sock'; }), 'unsupported', /linux\.seccomp: SCMP_ACT_NOTIFY/);
+    rejects(edit((c) => { c.linux.seccomp.syscalls[0].action = 'SCMP_ACT_FLY'; }), 'input', /linux\.seccomp/);
+    rejects(edit((c) => { c.linux.sysctl = { 'net/ipv4': '1' }; }), 'input', /linux\.sysctl\.net\/ipv4/);
+    rejects(edit((c) => { c.hostname = 'h'; c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts'); }), 'unsupported', /hostname: setting the hostname needs a new uts namespace/);
+  });
+
+  it('ignores properties it does not know, as the spec asks', () => {
+    assert.doesNotThrow(() => planForCreate(input(edit((c) => { c.futureField = { x: 1 }; c.process.futureToo = true; }))));
+  });
+});
+
+describe('oci runtime: mount options and cgroup paths', () => {
+  it('turns mount(8) words into flags, propagation and data', () => {
+    const o = parseMountOptions(['rbind', 'ro', 'nosuid', 'nodev', 'noexec', 'rslave', 'mode=755', 'size=64k', 'tmpcopyup']);
+    assert.equal(o.flags, MS.BIND | MS.REC | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    assert.equal(o.propagation, MS.SLAVE | MS.REC);
+    assert.equal(o.data, 'mode=755,size=64k');
+    assert.deepEqual(o.engineWords, ['tmpcopyup']);
+    assert.equal(parseMountOptions(['ro', 'rw']).flags, 0n, 'the last word wins');
+  });
+
+  it('reads cgroupsPath in cgroupfs and systemd forms', () => {
+    assert.equal(cgroupRelativePath('/libpod_parent/libpod-abc', 'abc', false), '/libpod_parent/libpod-abc');
+    assert.equal(cgroupRelativePath('machine.slice:libpod:abc', 'abc', true), '/machine.slice/libpod-abc.scope');
+    assert.equal(cgroupRelativePath(undefined, 'abc', false), '/stockade/abc');
+    assert.throws(() => cgroupRelativePath('/a/../../etc', 'x', false), /must not contain/);
+  });
+});
