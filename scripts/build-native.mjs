@@ -21,6 +21,8 @@ const targets = {
   'filter-bench': ['bench/filter_bench.c'],
   'ebpf-recorder': ['recorder/ebpf_recorder.c'],
   'device-filter': ['cgroup/device_filter.c'],
+  // bin/stockade-runtime's native front: start, kill and delete without Node
+  'stockade-runtime-front': ['runtime/front.c', 'runtime/front_ops.c'],
 };
 
 if (process.platform !== 'linux') {

@@ -15,7 +15,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   describeResult, hung, podmanSession, repoRoot, RUNC, runtimeUnavailable, STOCKADE_RUNTIME, type Podman, type PodmanResult,
@@ -334,5 +334,23 @@ for (const rt of RUNTIMES) {
       assert.notEqual(none.stdout.trim(), want);
       assert.notEqual(none.stdout.trim(), mine);
     });
+
+    if (rt.name === 'stockade-runtime') {
+      it('a config it refuses fails podman run with its one-line error and leaves nothing behind', async (t) => {
+        const p = ready(t, R);
+        if (!p) return;
+        const name = `stk-refused-${token()}`;
+        const r = await p.run(R, ['--name', name, '--annotation', 'org.stockade.hardening=bogus'], ['true'], { keep: true });
+        const inspect = await p.call(['inspect', '--format', '{{.Id}}', name]);
+        t.after(() => p.call(['rm', '-f', name]));
+        assert.equal(r.timedOut, false, describeResult(r));
+        assert.notEqual(r.code, 0, describeResult(r));
+        assert.match(r.stderr, /OCI runtime error: .*stockade-runtime: .*annotations\.org\.stockade\.hardening: "bogus" must be "on" or "off"/, describeResult(r));
+        const id = inspect.stdout.trim();
+        assert.match(id, /^[0-9a-f]{64}$/, describeResult(inspect));
+        assert.equal(existsSync(`/run/stockade/${id}`), false, 'no state directory is left');
+        for (const c of ['pids', 'memory', 'devices', 'cpu']) assert.equal(existsSync(`/sys/fs/cgroup/${c}/libpod_parent/libpod-${id}`), false, `no ${c} cgroup is left`);
+      });
+    }
   });
 }

@@ -14,7 +14,7 @@ import { cgroupRelativePath, createContainerCgroup, removeContainerCgroup, type 
 import { runHooks } from './hooks.js';
 import { compileContainerSeccomp, compileStockadeDefault } from './seccomp.js';
 import { parseOciSpec, type OciDeviceRule, type OciSpec } from './spec.js';
-import { claimId, processStart, removeStateDir, writeState, type ContainerState } from './state.js';
+import { claimId, processStart, removeStateDir, writeFast, writeState, type ContainerState } from './state.js';
 import { hardeningWanted, planForCreate, type PlanInput } from './to-plan.js';
 
 export interface GlobalOptions {
@@ -171,6 +171,8 @@ export async function create(g: GlobalOptions, o: CreateOptions): Promise<number
     const created = await waitFor('created', [], hook, h.done);
     const state = stateFor(p, o.id, child.pid!, created as { pid: number; initPid: number });
     writeState(p.dir, state);
+    // start and delete run without Node unless there are hooks for them to run
+    writeFast(p.dir, state, p.spec.hooks.startContainer.length + p.spec.hooks.poststart.length + p.spec.hooks.poststop.length > 0);
     await runHooks(p.spec.hooks.createRuntime, 'createRuntime', { ociVersion: state.ociVersion, id: o.id, status: 'created', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
     await runHooks(p.spec.hooks.prestart, 'prestart', { ociVersion: state.ociVersion, id: o.id, status: 'created', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
     await runHooks(p.spec.hooks.createContainer, 'createContainer', { ociVersion: state.ociVersion, id: o.id, status: 'created', pid: state.pid, bundle: state.bundle, annotations: state.annotations });

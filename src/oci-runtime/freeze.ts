@@ -5,11 +5,11 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StockadeError } from '../errors.js';
 import type { GlobalOptions } from './create.js';
-import { readState, statusOf } from './state.js';
+import { containerDir, readState, statusOf } from './state.js';
 
 export function freeze(g: GlobalOptions, id: string, pause: boolean): number {
   const s = readState(g.root, id);
-  if (statusOf(s) !== 'running') throw new StockadeError('input', `container "${id}" is not running`, 'container id');
+  if (statusOf(s, containerDir(g.root, id)) !== 'running') throw new StockadeError('input', `container "${id}" is not running`, 'container id');
   const files = s.cgroup.v2
     ? s.cgroup.dirs.map((d) => join(d, 'cgroup.freeze'))
     : s.cgroup.dirs.filter((d) => d.startsWith('/sys/fs/cgroup/freezer/')).map((d) => join(d, 'freezer.state'));

@@ -23,10 +23,10 @@ function savedSpec(g: GlobalOptions, id: string): OciSpec {
 
 export async function start(g: GlobalOptions, id: string): Promise<number> {
   const s = readState(g.root, id);
-  const status = statusOf(s);
+  const status = statusOf(s, containerDir(g.root, id));
   if (status !== 'created') throw new StockadeError('input', `container "${id}" is ${status}; only a created container can be started`, 'container id');
   const spec = savedSpec(g, id);
-  await runHooks(spec.hooks.startContainer, 'startContainer', specState(s));
+  await runHooks(spec.hooks.startContainer, 'startContainer', specState(s, containerDir(g.root, id)));
   let fd: number;
   try {
     fd = openSync(join(containerDir(g.root, id), 'exec.fifo'), fsc.O_WRONLY | fsc.O_NONBLOCK);
@@ -40,12 +40,13 @@ export async function start(g: GlobalOptions, id: string): Promise<number> {
     closeSync(fd);
   }
   writeState(containerDir(g.root, id), { ...s, started: true });
-  await runHooks(spec.hooks.poststart, 'poststart', { ...specState(s), status: 'running' }).catch((e: Error) => process.stderr.write(`stockade-runtime: warning: ${e.message}\n`));
+  writeFileSync(join(containerDir(g.root, id), 'started'), ''); // what the native front reads
+  await runHooks(spec.hooks.poststart, 'poststart', { ...specState(s, containerDir(g.root, id)), status: 'running' }).catch((e: Error) => process.stderr.write(`stockade-runtime: warning: ${e.message}\n`));
   return 0;
 }
 
 export function state(g: GlobalOptions, id: string): number {
-  process.stdout.write(`${JSON.stringify(specState(readState(g.root, id)), null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(specState(readState(g.root, id), containerDir(g.root, id)), null, 2)}\n`);
   return 0;
 }
 
@@ -74,20 +75,20 @@ function signal(pid: number, sig: number): void {
 export function kill(g: GlobalOptions, id: string, sigText: string | undefined, all: boolean): number {
   const sig = parseSignal(sigText);
   const s = readState(g.root, id);
-  if (statusOf(s) === 'stopped') throw new StockadeError('input', `container "${id}" is not running`, 'container id');
+  if (statusOf(s, containerDir(g.root, id)) === 'stopped') throw new StockadeError('input', `container "${id}" is not running`, 'container id');
   if (isAlive(s.workloadPid, s.workloadStart)) signal(s.workloadPid, sig);
   else if (s.initPid > 0) signal(s.initPid, sig);
   if (all) for (const pid of cgroupPids(s.cgroup)) signal(pid, sig);
   return 0;
 }
 
-async function waitStopped(s: ContainerState, ms: number): Promise<boolean> {
+async function waitStopped(s: ContainerState, dir: string, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (statusOf(s) === 'stopped') return true;
+    if (statusOf(s, dir) === 'stopped') return true;
     await new Promise((r) => setTimeout(r, 10));
   }
-  return statusOf(s) === 'stopped';
+  return statusOf(s, dir) === 'stopped';
 }
 
 export async function remove(g: GlobalOptions, id: string, force: boolean): Promise<number> {
@@ -98,13 +99,13 @@ export async function remove(g: GlobalOptions, id: string, force: boolean): Prom
     if (force && e instanceof StockadeError && e.code === 'input') return 0;
     throw e;
   }
-  const status = statusOf(s);
+  const status = statusOf(s, containerDir(g.root, id));
   if (status === 'running' && !force) throw new StockadeError('input', `container "${id}" is running; stop it first or use --force`, 'container id');
   if (status !== 'stopped') {
     if (isAlive(s.workloadPid, s.workloadStart)) signal(s.workloadPid, 9);
     if (s.initPid > 0 && isAlive(s.pid, s.pidStart)) signal(s.initPid, 9);
     for (const pid of cgroupPids(s.cgroup)) signal(pid, 9);
-    if (!(await waitStopped(s, 5000))) throw new StockadeError('io', `container "${id}" did not stop after SIGKILL`, 'container id');
+    if (!(await waitStopped(s, containerDir(g.root, id), 5000))) throw new StockadeError('io', `container "${id}" did not stop after SIGKILL`, 'container id');
   }
   for (let i = 0; i < 100 && cgroupPids(s.cgroup).length > 0; i++) {
     for (const pid of cgroupPids(s.cgroup)) signal(pid, 9);
@@ -116,7 +117,7 @@ export async function remove(g: GlobalOptions, id: string, force: boolean): Prom
   } catch { /* a damaged state directory is still removed */ }
   removeContainerCgroup(s.cgroup);
   removeStateDir(containerDir(g.root, id));
-  if (spec) await runHooks(spec.hooks.poststop, 'poststop', { ...specState(s), status: 'stopped' }).catch((e: Error) => process.stderr.write(`stockade-runtime: warning: ${e.message}\n`));
+  if (spec) await runHooks(spec.hooks.poststop, 'poststop', { ...specState(s, containerDir(g.root, id)), status: 'stopped' }).catch((e: Error) => process.stderr.write(`stockade-runtime: warning: ${e.message}\n`));
   return 0;
 }
 
@@ -157,7 +158,7 @@ function execProcess(spec: OciSpec, o: ExecOptions): OciProcess {
 
 export async function exec(g: GlobalOptions, id: string, o: ExecOptions): Promise<number> {
   const s = readState(g.root, id);
-  if (statusOf(s) !== 'running') throw new StockadeError('input', `container "${id}" is not running`, 'container id');
+  if (statusOf(s, containerDir(g.root, id)) !== 'running') throw new StockadeError('input', `container "${id}" is not running`, 'container id');
   const spec = savedSpec(g, id);
   const proc = execProcess(spec, o);
   const source = o.process ?? 'exec';

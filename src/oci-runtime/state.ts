@@ -4,7 +4,7 @@
  * is never stored: it is derived from the monitor process, identified by pid and start time, so a
  * recycled pid never passes for the container.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StockadeError } from '../errors.js';
 import type { JoinableNamespace } from '../helper/plan.js';
@@ -94,14 +94,41 @@ export function isAlive(pid: number, start: string): boolean {
   return start !== '' && processStart(pid) === start;
 }
 
-export function statusOf(s: ContainerState): Status {
+/**
+ * `dir` is the container's state directory: `start` leaves a `started` file there (the native
+ * front's start, native/runtime/front_ops.c, does not rewrite state.json).
+ */
+export function statusOf(s: ContainerState, dir: string): Status {
   if (!isAlive(s.pid, s.pidStart)) return 'stopped';
-  return s.started ? 'running' : 'created';
+  return s.started || existsSync(join(dir, 'started')) ? 'running' : 'created';
+}
+
+/**
+ * <dir>/fast: what the native front needs to start, kill and delete the container without Node
+ * (docs/oci-runtime.md, "The fast path"). Not written when a value would not fit its line format:
+ * the front then hands every command to Node.
+ */
+export function writeFast(dir: string, s: ContainerState, hooks: boolean): void {
+  const pids = [s.pid, s.workloadPid, s.initPid];
+  const starts = [s.pidStart, s.workloadStart];
+  if (!pids.every((p) => Number.isInteger(p) && p >= 0) || !starts.every((t) => /^\d*$/.test(t))) return;
+  if (s.cgroup.dirs.some((d) => !d.startsWith('/') || /[\n\r]/.test(d))) return;
+  const lines = [
+    'stockade-fast 1',
+    `monitor ${s.pid} ${s.pidStart || 0}`,
+    `workload ${s.workloadPid} ${s.workloadStart || 0}`,
+    `init ${s.initPid}`,
+    `hooks ${hooks ? 1 : 0}`,
+    ...s.cgroup.dirs.map((d) => `cgroup ${d}`),
+  ];
+  const tmp = join(dir, '.fast.tmp');
+  writeFileSync(tmp, `${lines.join('\n')}\n`);
+  renameSync(tmp, join(dir, 'fast'));
 }
 
 /** The state object of the runtime spec, as `state` prints it. */
-export function specState(s: ContainerState): Record<string, unknown> {
-  const status = statusOf(s);
+export function specState(s: ContainerState, dir: string): Record<string, unknown> {
+  const status = statusOf(s, dir);
   return {
     ociVersion: s.ociVersion,
     id: s.id,
