@@ -4,7 +4,7 @@
 // a second program, the configured first arguments; and nothing from the shell that put it in the
 // cgroup, nor from a process outside the cgroup. With strace present, the set must equal what
 // strace logs for the same workload (minus the first execve, which the recorder cannot see: the
-// task is tracked by sched_process_exec, after that syscall entered). Needs root, BPF and tracefs;
+// task is tracked by sched_process_exec, after that syscall entered). Needs root, BPF and BTF;
 // skipped with the reason otherwise.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { syscallNumber } from '../src/seccomp/syscalls.js';
+import { ADDRESS_SYSCALLS, FD_SYSCALLS, PATH_SYSCALLS, recorderConfig } from '../src/record/syscall-paths.js';
+import { RecordStream, Tracker } from '../src/record/tracker.js';
+import { emptyObservation } from '../src/record/observation.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'native', 'build', 'ebpf-recorder');
@@ -31,6 +34,7 @@ const ARG_SYSCALLS = [NR('socket'), NR('socketpair'), NR('personality')];
 // execs /bin/true. "outside <ms>": getcpu in a loop. "loop <n>": n getppid calls, prints the ns taken.
 const WORKLOAD_C = `
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +57,27 @@ int main(int argc, char **argv) {
     long long t0 = now_ns();
     for (long i = 0; i < n; i++) syscall(SYS_getppid);
     printf("%lld\\n", now_ns() - t0);
+    return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "paths") == 0) {
+    if (chdir(argv[2]) != 0) return 5;
+    int f = open("rel.txt", O_RDONLY);
+    if (f < 0) return 6;
+    close(f);
+    int d = open("sub", O_RDONLY | O_DIRECTORY);
+    if (d < 0) return 7;
+    f = openat(d, "inner.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (f < 0) return 8;
+    close(f);
+    if (open("absent.txt", O_RDONLY) >= 0) return 9;
+    pid_t child = fork();
+    if (child == 0) {
+      if (fchdir(d) != 0) _exit(10);
+      execl("/bin/true", "true", (char *)NULL);
+      _exit(127);
+    }
+    int st = 0;
+    if (child < 0 || waitpid(child, &st, 0) != child || st != 0) return 11;
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "outside") == 0) {
@@ -209,7 +234,7 @@ async function setup(extra: string[] = [], argSyscalls = true): Promise<{ dir: s
   if (why) return why;
   const { dir, id } = newCgroup();
   const rec = await startRecorder(id, extra, argSyscalls);
-  if (typeof rec === 'string') return `BPF or tracefs unavailable: ${rec}`;
+  if (typeof rec === 'string') return `BPF or BTF unavailable: ${rec}`;
   return { dir, rec };
 }
 
@@ -333,12 +358,89 @@ test('overhead of 1,000,000 getppid calls (diagnostic only)', { timeout: 120_000
   );
 });
 
+/** Runs the "paths" workload in a fresh cgroup with the record stream on; returns what the tracker made of it. */
+async function recordPaths(mode: 'record' | 'watch', dir: string) {
+  const { dir: cg, id } = newCgroup();
+  const configs = [...Object.keys(PATH_SYSCALLS), ...FD_SYSCALLS, ...ADDRESS_SYSCALLS].flatMap((n) => {
+    const nr = syscallNumber('x86_64', n);
+    const cfg = recorderConfig(n, mode);
+    return nr !== undefined && cfg !== 0 ? ['--syscall', `${nr}:${cfg}`] : [];
+  });
+  const child = spawn(BIN, ['--cgroup-id', id, '--caps', '--events-fd', '4', ...configs, '--ready-fd', '3'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  const done = exited(child);
+  const o = emptyObservation();
+  const tracker = new Tracker('/', o);
+  const stream = new RecordStream();
+  (child.stdio[4] as NodeJS.ReadableStream).on('data', (d: Buffer) => stream.push(d, (r) => tracker.add(r)));
+  const ready = await new Promise<boolean>((resolve) => {
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', () => resolve(true));
+    void done.then(() => resolve(false));
+  });
+  if (!ready) return `ebpf-recorder could not attach: ${(await done).stderr.trim()}`;
+  const run = await runInCgroup(cg, [workload, 'paths', dir]);
+  child.stdin?.end();
+  const r = await done;
+  assert.equal(run.code, 0, `workload failed (${String(run.code)}): ${run.stderr}`);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim()) as Recording & { events_lost: number; caps: { granted: number[]; denied: number[] } | null };
+  return { o, tracker, summary, leftover: stream.leftover };
+}
+
+test('the record stream: paths resolved against the working directory and directory descriptors, execs, nothing failed', { timeout: 60_000 }, async (t) => {
+  const why = unavailable();
+  if (why) return t.skip(why);
+  const dir = mkdtempSync(join(tmpdir(), 'stockade-ebpf-paths-'));
+  mkdirSync(join(dir, 'sub'));
+  writeFileSync(join(dir, 'rel.txt'), 'x');
+  try {
+    const got = await recordPaths('record', dir);
+    if (typeof got === 'string') return t.skip(got);
+    const { o, tracker, summary } = got;
+    assert.equal(summary.events_lost, 0);
+    assert.equal(got.leftover, 0);
+    assert.ok(o.files.read.has(join(dir, 'rel.txt')), `cwd-relative open: ${JSON.stringify([...o.files.read])}`);
+    assert.ok(o.files.read.has(join(dir, 'sub')), 'the directory opened');
+    assert.ok(o.files.write.has(join(dir, 'sub', 'inner.txt')), `dirfd-relative open for writing: ${JSON.stringify([...o.files.write])}`);
+    assert.ok(o.files.exec.has(workload), 'the first exec, from the kernel\'s exec record');
+    assert.ok(o.files.exec.has('/bin/true'), 'the child\'s exec');
+    for (const set of Object.values(o.files)) assert.ok(!set.has(join(dir, 'absent.txt')), 'a failed open is not recorded');
+    assert.deepEqual(tracker.failures, []);
+    assert.equal(tracker.unresolved + tracker.unread, 0);
+    if (summary.caps === null) t.diagnostic('no capability:cap_capable tracepoint on this kernel');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the record stream in watch mode: the failed open, with its resolved path and errno', { timeout: 60_000 }, async (t) => {
+  const why = unavailable();
+  if (why) return t.skip(why);
+  const dir = mkdtempSync(join(tmpdir(), 'stockade-ebpf-watch-'));
+  mkdirSync(join(dir, 'sub'));
+  writeFileSync(join(dir, 'rel.txt'), 'x');
+  try {
+    const got = await recordPaths('watch', dir);
+    if (typeof got === 'string') return t.skip(got);
+    const failed = got.tracker.failures.filter((f) => f.path === join(dir, 'absent.txt'));
+    assert.equal(failed.length, 1, JSON.stringify(got.tracker.failures, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+    assert.equal(failed[0]!.errno, 2);
+    assert.equal(failed[0]!.syscall, 'openat');
+    assert.equal(failed[0]!.program, workload);
+    assert.equal(got.o.files.write.size, 1, 'watch mode still follows opens (for relative paths)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('usage errors exit 2', (t) => {
   if (!existsSync(BIN)) {
     t.skip(`${BIN} is missing`);
     return;
   }
-  for (const argv of [[], ['--cgroup-id', '12'], ['--cgroup-id', 'x', '--ready-fd', '3'], ['--cgroup-id', '1', '--ready-fd', '3', '--arg-syscall', '5000'], ['--bogus', '1']]) {
+  const ok = ['--cgroup-id', '1', '--ready-fd', '3'];
+  for (const argv of [[], ['--cgroup-id', '12'], ['--cgroup-id', 'x', '--ready-fd', '3'], [...ok, '--arg-syscall', '5000'], ['--bogus', '1'],
+    [...ok, '--syscall', '257:0x20013'], [...ok, '--events-fd', '4', '--syscall', '257:0x20012'], [...ok, '--events-fd', '4', '--syscall', '257:0x1f'],
+    [...ok, '--events-fd', '4', '--syscall', '257'], [...ok, '--events-fd', '4', '--ring-mb', '3']]) {
     const r = spawnSync(BIN, argv, { encoding: 'utf8' });
     assert.equal(r.status, 2, `${argv.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^ebpf-recorder: .*\nusage: /);

@@ -40,6 +40,24 @@ test('only the workload counts, from its execve on; padded pids and resumed call
   assert.deepEqual(profile.syscalls.filter((s) => s.args).map((s) => [s.names[0], s.args![0]!.valueTwo]), [['socket', 2]]);
 });
 
+test('path arguments by position: two directory descriptors, a symlink\'s target, an xattr name, escapes, fchdir', () => {
+  const trace = [
+    '700 execve("/usr/bin/python3", ["python3"], 0x1 /* 1 vars */) = 0',
+    '700 renameat(3</srv/a>, "x", 4</srv/b>, "y") = 0',
+    '700 symlinkat("../target", AT_FDCWD</srv/job>, "link") = 0',
+    '700 setxattr("/srv/job/f", "user.note", "v", 1, 0) = 0',
+    '700 openat(AT_FDCWD</srv/job>, "with \\"quote\\" and\\ttab", O_RDONLY) = 3</srv/job/with "quote" and\ttab>',
+    '700 openat(AT_FDCWD</srv/job>, "a, b (c)", O_RDONLY|O_CLOEXEC) = 5',
+    '700 openat2(AT_FDCWD</srv/job>, "made", {flags=O_WRONLY|O_CREAT, mode=0644, resolve=0}, 24) = 6',
+    '700 fchdir(5</srv/other>) = 0',
+    '700 mkdir("new", 0755) = 0',
+    '700 exit_group(0) = ?',
+  ].join('\n');
+  const o = observeStrace(trace, '/usr/bin/python3', '/srv/job');
+  assert.deepEqual([...o.files.write].sort(), ['/srv/a/x', '/srv/b/y', '/srv/job/f', '/srv/job/link', '/srv/job/made', '/srv/other/new']);
+  assert.deepEqual([...o.files.read].sort(), ['/srv/job/a, b (c)', '/srv/job/with "quote" and\ttab']);
+});
+
 test('a trace without the workload\'s execve is incomplete', () => {
   const o = observeStrace(TRACE, '/usr/bin/other', '/');
   assert.equal(o.complete, false);

@@ -1,16 +1,17 @@
 /** `stockade record`: run a workload once, watched, and write the smallest policy that runs it. */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { StockadeError } from '../errors.js';
 import { hostFacts, start } from '../backends/native/run.js';
-import { startFastRecorder } from '../record/ebpf.js';
+import { fastRecorder, fastRecorderUnavailable } from '../record/ebpf.js';
 import type { Policy } from '../policy/types.js';
-import { which } from '../host/probe.js';
+import { which, type HostFacts } from '../host/probe.js';
+import type { Observation } from '../record/observation.js';
 import { defaultPolicy } from '../policy/defaults.js';
 import { applyOverrides } from '../policy/overrides.js';
-import { recordedPolicy } from '../record/generate.js';
+import { capabilitiesHeader, recordedPolicy } from '../record/generate.js';
 import { observeStrace } from '../record/strace.js';
 import { mergeRecordings } from '../record/merge.js';
 import { loadPolicyFile } from './run.js';
@@ -18,13 +19,16 @@ import { one, parseArgs } from './args.js';
 import type { Io } from './io.js';
 
 export const RECORD_HELP = `usage:
-  stockade record [--policy BASE] [--via strace|fast] [--net MODE] [--read P] [--write P] -o OUT.yaml -- COMMAND [ARG...]
+  stockade record [--policy BASE] [--via fast|strace] [--net MODE] [--read P] [--write P] -o OUT.yaml -- COMMAND [ARG...]
   stockade record --merge A.yaml B.yaml... -o OUT.yaml
 
 Runs COMMAND once in the sandbox BASE describes (the default policy without --policy), with
 seccomp observing instead of enforcing, and writes OUT.yaml and OUT.seccomp.json: the syscalls it
-made, the paths it read, wrote and executed (collapsed to directories: docs/recording.md), and its
-network use. --merge unions recordings of different runs.`;
+made, the paths it read, wrote and executed (collapsed to directories: docs/recording.md), its
+network use and the capabilities it used. --merge unions recordings of different runs.
+
+The fast recorder (eBPF; root and a cgroup v2 tree) records by default; where it cannot run,
+strace does (a note on stderr says so). --via forces one.`;
 
 const require = createRequire(import.meta.url);
 
@@ -98,16 +102,32 @@ export async function recordCommand(argv: string[], io: Io): Promise<number> {
     io.err(`stockade: merged ${p.operands.length} recordings into ${out}`);
     return merged.complete ? 0 : 1;
   }
-  const via = one(p, 'via') ?? 'strace';
-  if (via !== 'strace' && via !== 'fast') throw new StockadeError('usage', `"${via}" is not a recorder; use strace or fast`, '--via');
+  const forced = one(p, 'via');
+  if (forced !== undefined && forced !== 'strace' && forced !== 'fast') throw new StockadeError('usage', `"${forced}" is not a recorder; use strace or fast`, '--via');
   const strace = which('strace');
-  if (via === 'strace' && !strace) throw new StockadeError('unsupported', 'strace is not installed: apt-get install strace', '--via strace');
+  if (forced === 'strace' && !strace) throw new StockadeError('unsupported', 'strace is not installed: apt-get install strace', '--via strace');
   const base = applyOverrides(one(p, 'policy') ? loadPolicyFile(one(p, 'policy')!) : defaultPolicy(),
     { command: p.operands, read: p.flags.get('read'), write: p.flags.get('write'), net: one(p, 'net') }, process.cwd());
   if (base.command.length === 0) throw new StockadeError('usage', 'no command to record: put it after --', 'stockade record');
   // Recording observes syscalls: seccomp does not enforce; every other layer of BASE does.
   const observed = { ...base, syscalls: { ...base.syscalls, profile: 'unconfined' } };
-  if (via === 'fast') return recordFast(base, observed, out, io);
+  // The fast recorder unless told otherwise; strace where it cannot run (the same kind of recording).
+  if (forced !== 'strace') {
+    const host = hostFacts();
+    let why = fastRecorderUnavailable(host);
+    if (!why) {
+      try {
+        return await recordFast(base, observed, out, io, host);
+      } catch (e) {
+        if (!(e instanceof StockadeError && e.code === 'unsupported' && e.where === '--via fast')) throw e;
+        why = e.message.replace(/^--via fast: /, '');
+      }
+    }
+    const reason = why.replace(/^the fast recorder (cannot run here|could not attach): /, '');
+    if (forced === 'fast') throw new StockadeError('usage', `the fast recorder cannot run here: ${reason}; use --via strace`, '--via fast');
+    if (!strace) throw new StockadeError('unsupported', `no recorder can run here: the fast recorder cannot (${reason}) and strace is not installed (apt-get install strace)`, 'stockade record');
+    io.err(`stockade: recording with strace: the fast recorder cannot run here (${reason})`);
+  }
   const tmp = mkdtempSync(join(tmpdir(), 'stockade-record-'));
   const trace = join(tmp, 'trace');
   try {
@@ -117,53 +137,83 @@ export async function recordCommand(argv: string[], io: Io): Promise<number> {
     const cwd = base.cwd ?? process.cwd();
     const program = result.events.find((e) => e.kind === 'started') ? programOf(text) : undefined;
     const o = observeStrace(text, program ?? '', cwd);
-    for (const exe of [...o.files.exec]) {
-      const interp = elfInterpreter(exe);
-      if (interp) o.files.read.add(interp);
-    }
     if (result.signal) {
       o.complete = false;
       o.notes = [`the workload was killed by ${result.signal}`];
     }
-    const { policy, profile } = recordedPolicy(o, base, cwd, basename(profilePathFor(out)), isDir);
-    const header = [`recorded by stockade record --via strace: ${base.command.join(' ')}`, `complete: ${o.complete ? 'yes' : 'no'}${o.notes.length ? ` (${o.notes.join('; ')})` : ''}`, `exit: ${result.signal ?? result.exitCode}`];
-    writeRecording(out, policy, profile, header);
-    if (!o.complete) {
-      io.err(`stockade: the recording is incomplete (${o.notes.join('; ')}); wrote what was seen to ${out}`);
-      return 1;
-    }
-    io.err(`stockade: recorded ${[...(o.syscalls.x86_64 ?? [])].length} syscalls; wrote ${out} and ${basename(profilePathFor(out))}`);
-    return 0;
+    return writeRecorded(o, base, cwd, out, io, 'strace', result.signal ?? result.exitCode);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-/** `--via fast`: eBPF counts the syscalls; paths are not observed, so the view stays BASE's. */
-async function recordFast(base: Policy, observed: Policy, out: string, io: Io): Promise<number> {
-  const host = hostFacts();
-  const recorder = await startFastRecorder(host);
-  let result;
+/**
+ * What the kernel opens during execve without a syscall of the program's: an ELF program's
+ * interpreter (PT_INTERP) and a script's #! interpreter (which may itself be an ELF program).
+ */
+export function addExecHelpers(o: Observation): void {
+  const queue = [...o.files.exec];
+  const seen = new Set(queue);
+  while (queue.length > 0) {
+    const exe = queue.shift()!;
+    const interp = elfInterpreter(exe);
+    if (interp) o.files.read.add(interp);
+    const script = scriptInterpreter(exe);
+    if (script && !seen.has(script)) {
+      seen.add(script);
+      o.files.exec.add(script);
+      queue.push(script);
+    }
+  }
+}
+
+/** The interpreter a script names on its #! line, or undefined. */
+export function scriptInterpreter(path: string): string | undefined {
+  let head: string;
   try {
-    result = await start(observed, { extraCgroupProcs: [recorder.procsFile], host }).result;
-  } catch (e) {
-    recorder.abort();
-    throw e;
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(256);
+      head = buf.toString('latin1', 0, readSync(fd, buf, 0, 256, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
   }
-  const o = await recorder.finish();
-  if (result.signal) {
-    o.complete = false;
-    o.notes.push(`the workload was killed by ${result.signal}`);
-  }
-  const cwd = base.cwd ?? process.cwd();
-  const { policy, profile } = recordedPolicy(o, base, cwd, basename(profilePathFor(out)), isDir, { pathsObserved: false });
-  writeRecording(out, policy, profile, [`recorded by stockade record --via fast: ${base.command.join(' ')}`, `complete: ${o.complete ? 'yes' : 'no'}${o.notes.length ? ` (${o.notes.join('; ')})` : ''}`, 'paths: not observed by the fast recorder; the view is the one the recording ran under (use --via strace to narrow it)', `exit: ${result.signal ?? result.exitCode}`]);
+  const m = /^#!\s*(\/\S+)/.exec(head);
+  return m ? m[1] : undefined;
+}
+
+/** Both recorders end here: the policy, the profile, the header, the summary line. */
+function writeRecorded(o: Observation, base: Policy, cwd: string, out: string, io: Io, via: 'strace' | 'fast', exit: string | number | null): number {
+  addExecHelpers(o);
+  const { policy, profile } = recordedPolicy(o, base, cwd, basename(profilePathFor(out)), isDir);
+  writeRecording(out, policy, profile, [
+    `recorded by stockade record --via ${via}: ${base.command.join(' ')}`,
+    `complete: ${o.complete ? 'yes' : 'no'}${o.notes.length ? ` (${o.notes.join('; ')})` : ''}`,
+    capabilitiesHeader(o, base, via),
+    `exit: ${exit}`,
+  ]);
   if (!o.complete) {
     io.err(`stockade: the recording is incomplete (${o.notes.join('; ')}); wrote what was seen to ${out}`);
     return 1;
   }
-  io.err(`stockade: recorded ${o.syscalls.x86_64?.size ?? 0} syscalls (fast recorder); wrote ${out} and ${basename(profilePathFor(out))}`);
+  io.err(`stockade: recorded ${o.syscalls.x86_64?.size ?? 0} syscalls (${via === 'fast' ? 'fast recorder' : 'strace'}); wrote ${out} and ${basename(profilePathFor(out))}`);
   return 0;
+}
+
+/** The fast recorder (eBPF) watches the run: the same kind of recording, without a ptrace stop per syscall. */
+async function recordFast(base: Policy, observed: Policy, out: string, io: Io, host: HostFacts): Promise<number> {
+  const cwd = base.cwd ?? process.cwd();
+  const recorder = fastRecorder({ cwd });
+  const result = await start(observed, { watchers: [recorder], host }).result;
+  const o = recorder.observation();
+  if (result.signal) {
+    o.complete = false;
+    o.notes.push(`the workload was killed by ${result.signal}`);
+  }
+  return writeRecorded(o, base, cwd, out, io, 'fast', result.signal ?? result.exitCode);
 }
 
 /** The workload's program: the second execve in the trace (the first is the helper's). */

@@ -28,7 +28,8 @@ host's secrets hidden (docs/policy.md lists them).
   --best-effort     run even when the host cannot enforce a layer; report what was dropped
   --isolation KIND  native (default), runc, or gvisor (runsc's user-space kernel); OCI runtimes
                     cannot apply Landlock (docs/isolation.md)
-  --events FILE     write every event as a JSON line to FILE (with each denied syscall, as root)
+  --events FILE     write every event as a JSON line to FILE (as root: each denied syscall, and
+                    each path or port the policy blocked)
   --audit           report instead of block: seccomp logs what it would deny, summarised at exit
                     (Landlock has no report-only mode and is left out)
   --verbose         print events to stderr as they happen
@@ -111,7 +112,16 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
         throw new StockadeError('io', `cannot write events: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, eventsFile);
       }
     }
-    if (!verbose) for (const e of r.events) if (e.kind === 'limit' || (e.kind === 'blocked' && e.layer !== 'seccomp')) io.err(describe(e));
+    // Blocked paths and ports (denials.ts) are summarised in one line below, like seccomp's.
+    const named = (e: SandboxEvent) => e.kind === 'blocked' && e.syscall !== undefined;
+    if (!verbose) for (const e of r.events) if (e.kind === 'limit' || (e.kind === 'blocked' && e.layer !== 'seccomp' && !named(e))) io.err(describe(e));
+    const blocked = r.events.filter(named);
+    if (blocked.length > 0) {
+      const counts = new Map<string, number>();
+      for (const b of blocked) counts.set(`${b.what} (${b.layer}: ${b.syscall} ${b.errno})`, (counts.get(`${b.what} (${b.layer}: ${b.syscall} ${b.errno})`) ?? 0) + 1);
+      const list = [...counts].map(([w, n]) => (n > 1 ? `${w} x${n}` : w)).join(', ');
+      io.err(`stockade: the policy blocked ${blocked.length} access${blocked.length > 1 ? 'es' : ''}: ${list}`);
+    }
     const violations = r.events.filter((e) => (e.kind === 'blocked' || e.kind === 'audit') && e.layer === 'seccomp' && e.pid !== undefined);
     if (violations.length > 0) {
       const counts = new Map<string, number>();

@@ -65,6 +65,12 @@ function firstPositional(argv: readonly string[], withValue: readonly string[]):
 const one = (p: Parsed, ...names: string[]): string | undefined => names.map((n) => p.flags.get(n)?.at(-1)).find((v) => v !== undefined);
 const isSet = (p: Parsed, ...names: string[]): boolean => names.some((n) => { const v = p.flags.get(n)?.at(-1); return v !== undefined && v !== 'false'; });
 
+/** Descriptors beyond stdio (systemd socket activation through an engine) are not passed on yet. */
+function refusePreservedFds(p: Parsed): void {
+  const n = one(p, 'preserve-fds');
+  if (n !== undefined && n !== '0') throw new StockadeError('unsupported', `passing ${n} extra descriptors to the container is not supported by stockade-runtime`, '--preserve-fds');
+}
+
 function features(): number {
   const out = {
     ociVersionMin: '1.0.0',
@@ -92,6 +98,7 @@ async function dispatch(argv: string[], g: GlobalOptions): Promise<number> {
     case 'run': {
       const p = parse(rest, ['bundle', 'b', 'pid-file', 'console-socket', 'preserve-fds'], ['detach', 'd', 'no-pivot', 'no-new-keyring', 'keep', 'no-subreaper'], command);
       const id = p.positional[0];
+      refusePreservedFds(p);
       const o = { id: id ?? '', bundle: one(p, 'bundle', 'b') ?? '.', ...(one(p, 'pid-file') ? { pidFile: one(p, 'pid-file')! } : {}), ...(one(p, 'console-socket') ? { consoleSocket: one(p, 'console-socket')! } : {}) };
       const { checkId } = await import('./state.js');
       checkId(id);
@@ -128,6 +135,7 @@ async function dispatch(argv: string[], g: GlobalOptions): Promise<number> {
       const head = idAt >= 0 ? rest.slice(0, idAt).filter((a) => a !== '--') : rest;
       const p = parse(head, valued, ['detach', 'd', 'tty', 't', 'no-new-privs', 'ignore-paused'], command);
       const id = idAt >= 0 ? rest[idAt]! : '';
+      refusePreservedFds(p);
       const o = {
         detach: isSet(p, 'detach', 'd'),
         tty: isSet(p, 'tty', 't'),

@@ -5,6 +5,7 @@
  */
 import { posix } from 'node:path';
 import type { Policy } from '../policy/types.js';
+import { CAPABILITY_NAMES, CAPABILITY_NUMBERS } from '../policy/capabilities.js';
 import { NARROW_FIRST_ARG, type Observation } from './observation.js';
 
 /** Trees a program reads as a whole (libraries, binaries, configuration): granted as a whole. */
@@ -19,11 +20,18 @@ function under(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
 }
 
-function topmost(paths: Iterable<string>): string[] {
-  const sorted = [...new Set(paths)].sort();
-  const out: string[] = [];
-  for (const p of sorted) if (!out.some((k) => under(p, k))) out.push(p);
+/** `path` and every directory above it ('/a/b' -> '/a/b', '/a', '/'). */
+function selfAndAncestors(path: string): string[] {
+  const out = [path];
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) out.push(path.slice(0, i));
+  if (path !== '/') out.push('/');
   return out;
+}
+
+/** The paths not inside another of them (linear in the number of paths times their depth). */
+function topmost(paths: Iterable<string>): string[] {
+  const all = new Set(paths);
+  return [...all].filter((p) => !selfAndAncestors(p).slice(1).some((a) => all.has(a))).sort();
 }
 
 /**
@@ -53,30 +61,28 @@ export interface RecordedOutput {
  * @param base the policy the recording ran under (its limits, hidden paths, env carry over)
  * @param profileRef how the policy names the profile file (a path relative to the policy file)
  */
-export function recordedPolicy(o: Observation, base: Policy, cwd: string, profileRef: string, isDir: (p: string) => boolean, opts: { pathsObserved: boolean } = { pathsObserved: true }): RecordedOutput {
+export function recordedPolicy(o: Observation, base: Policy, cwd: string, profileRef: string, isDir: (p: string) => boolean): RecordedOutput {
   const provided = [...PROVIDED, ...base.filesystem.tmpfs];
   const content = [...o.files.read, ...o.files.write, ...o.files.exec];
   // A directory only looked at on the way to a file (realpath's lstat of /var, /var/tmp...) needs
   // no grant of its own: binding the file's directory makes it exist.
-  const stats = [...o.files.stat].filter((s) => !(isDir(s) && content.some((c) => under(c, s))));
+  const onTheWay = new Set(content.flatMap(selfAndAncestors));
+  const stats = [...o.files.stat].filter((s) => !(onTheWay.has(s) && isDir(s)));
   const write = collapse(o.files.write, isDir, provided);
   const read = collapse([...o.files.read, ...o.files.exec, ...stats], isDir, provided).filter((r) => !write.some((w) => under(r, w)));
   const loopbackOnly = [...o.network.connect, ...o.network.bind].every((e) => e.address === '127.0.0.1' || e.address === '::1' || e.address === '0.0.0.0' || e.address === '::');
   const usesInet = o.network.connect.length > 0 || o.network.bind.length > 0;
-  const network = !opts.pathsObserved ? base.network : !usesInet ? 'none' : loopbackOnly ? 'loopback' : 'host';
-  const ports = network === 'none' || !opts.pathsObserved ? undefined : recordedPorts(o);
+  const network = !usesInet ? 'none' : loopbackOnly ? 'loopback' : 'host';
+  const ports = network === 'none' ? undefined : recordedPorts(o);
   const policy: Record<string, unknown> = {
     command: base.command,
     cwd,
     env: { inherit: base.env.inherit, set: base.env.set },
-    // Without observed paths (the fast recorder) the view stays what the recording ran under.
-    filesystem: opts.pathsObserved
-      ? { root: 'empty', read, write, tmpfs: base.filesystem.tmpfs, hide: base.filesystem.hide }
-      : { root: base.filesystem.root, read: base.filesystem.read, write: [...base.filesystem.write, ...(base.filesystem.root === 'host' ? [cwd] : [])], tmpfs: base.filesystem.tmpfs, hide: base.filesystem.hide },
+    filesystem: { root: 'empty', read, write, tmpfs: base.filesystem.tmpfs, hide: base.filesystem.hide },
     network,
     ...(ports ? { ports } : {}),
     syscalls: { profile: profileRef, onViolation: base.syscalls.onViolation },
-    capabilities: base.capabilities,
+    capabilities: recordedCapabilities(o, base),
     landlock: base.landlock,
   };
   const limits: Record<string, unknown> = {};
@@ -90,6 +96,25 @@ export function recordedPolicy(o: Observation, base: Policy, cwd: string, profil
   if (l.fileSize !== undefined) limits.fileSize = l.fileSize;
   if (Object.keys(limits).length > 0) policy.limits = limits;
   return { policy, profile: recordedProfile(o) };
+}
+
+/**
+ * The capabilities to keep: of those BASE keeps, the ones the workload was granted when the kernel
+ * checked (a recording never adds one BASE did not grant). Unobserved (strace), BASE's stay.
+ */
+export function recordedCapabilities(o: Observation, base: Policy): string[] {
+  if (!o.capabilities) return [...base.capabilities];
+  return base.capabilities.filter((c) => o.capabilities!.granted.has(CAPABILITY_NUMBERS[c]!));
+}
+
+/** The header line saying what the recording saw of capabilities. */
+export function capabilitiesHeader(o: Observation, base: Policy, recorder: string): string {
+  const kept = base.capabilities.length ? base.capabilities.join(', ') : 'none';
+  if (!o.capabilities) return `capabilities: not observable ${recorder === 'strace' ? 'under strace' : 'on this kernel (no capability:cap_capable tracepoint)'}; kept as BASE grants them (${kept})`;
+  const name = (n: number) => CAPABILITY_NAMES.find((c) => CAPABILITY_NUMBERS[c] === n) ?? `capability ${n}`;
+  const used = [...o.capabilities.granted].sort((a, b) => a - b).map(name);
+  const denied = [...o.capabilities.denied].filter((n) => !o.capabilities!.granted.has(n)).sort((a, b) => a - b).map(name);
+  return `capabilities: used ${used.length ? used.join(', ') : 'none'}${denied.length ? `; checked but not held: ${denied.join(', ')}` : ''}`;
 }
 
 /**

@@ -40,6 +40,7 @@ export function mergeRecordings(files: Array<{ path: string; text: string }>, re
     fs.read = topmost(union(fs.read, ofs.read));
     fs.write = topmost(union(fs.write, ofs.write));
     fs.read = (fs.read as string[]).filter((r) => !(fs.write as string[]).some((w) => r === w || r.startsWith(`${w}/`)));
+    policy.capabilities = union(policy.capabilities, doc.capabilities);
     policy.network = NETWORK_ORDER[Math.max(NETWORK_ORDER.indexOf(String(policy.network)), NETWORK_ORDER.indexOf(String(doc.network)))];
     const a = profile as { syscalls: Array<{ names: string[]; args?: unknown[]; action: string; comment?: string }>; architectures: string[] };
     a.architectures = union(a.architectures, prof.architectures);

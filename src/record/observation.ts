@@ -16,6 +16,11 @@ export interface Observation {
   files: { read: Set<string>; write: Set<string>; exec: Set<string>; stat: Set<string> };
   /** `bound`: local addresses getsockname reported (the ports bind(0) got). */
   network: { families: Set<number>; connect: Endpoint[]; bind: Endpoint[]; bound: Endpoint[] };
+  /**
+   * Capability numbers the workload was checked for, by outcome (the kernel's cap_capable
+   * tracepoint); undefined when the recorder cannot see them (strace, kernels before 6.14).
+   */
+  capabilities?: { granted: Set<number>; denied: Set<number> };
   /** False when the run did not finish normally: the policy may miss what the rest would have done. */
   complete: boolean;
   notes: string[];

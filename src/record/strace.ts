@@ -6,6 +6,7 @@
 import { posix } from 'node:path';
 import { addFirstArg, addSyscall, emptyObservation, type Observation } from './observation.js';
 import { NARROW_FIRST_ARG } from './observation.js';
+import { PATH_SYSCALLS } from './syscall-paths.js';
 import type { Arch } from '../seccomp/arch.js';
 
 interface Line {
@@ -52,25 +53,74 @@ function parseLines(text: string): { lines: Line[]; bits32: Set<number> } {
   return { lines, bits32 };
 }
 
-/** The quoted strings of an argument list, in order, unescaped enough for paths. */
-function strings(args: string): string[] {
+/** One strace string literal ("..." with C escapes) -> its text; undefined when `arg` is not one. */
+function unquote(arg: string): string | undefined {
+  const m = /^"((?:[^"\\]|\\.)*)"/.exec(arg.trim());
+  if (!m) return undefined;
+  const bytes: number[] = [];
+  const body = m[1]!;
+  const simple: Record<string, number> = { n: 10, t: 9, v: 11, f: 12, r: 13, a: 7, b: 8, '"': 34, '\\': 92, "'": 39, '?': 63 };
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c !== '\\') {
+      bytes.push(...Buffer.from(c, 'utf8'));
+      continue;
+    }
+    const n = body[++i] ?? '';
+    const oct = /^[0-7]{1,3}/.exec(body.slice(i));
+    const hex = /^x([0-9a-fA-F]{1,2})/.exec(body.slice(i));
+    if (oct) {
+      bytes.push(parseInt(oct[0], 8) & 0xff);
+      i += oct[0].length - 1;
+    } else if (hex) {
+      bytes.push(parseInt(hex[1]!, 16));
+      i += hex[0].length - 1;
+    } else bytes.push(simple[n] ?? n.charCodeAt(0));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** An argument list as strace prints it, split into its top-level arguments (up to the closing paren). */
+export function splitArgs(args: string): string[] {
   const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(args))) out.push(m[1]!.replace(/\\(["\\])/g, '$1'));
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < args.length; i++) {
+    const c = args[i]!;
+    if (c === '"') {
+      for (i++; i < args.length && args[i] !== '"'; i++) if (args[i] === '\\') i++;
+    } else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') depth--;
+    else if (c === ')') {
+      if (depth === 0) {
+        out.push(args.slice(start, i).trim());
+        return out;
+      }
+      depth--;
+    } else if (c === ',' && depth === 0) {
+      out.push(args.slice(start, i).trim());
+      start = i + 1;
+    } else if (c === '<' && depth === 0) {
+      // -y decorations (3</usr/lib>) may hold any character: skip to the closing '>'.
+      const end = args.indexOf('>', i);
+      if (end > 0) i = end;
+    }
+  }
+  out.push(args.slice(start).trim());
   return out;
 }
 
-/** A directory descriptor argument printed by -y: `3</usr/lib>`, or AT_FDCWD. */
-function dirfd(args: string): string | undefined {
-  const m = /^\s*(?:AT_FDCWD|-?\d+<([^>]*)>)/.exec(args);
-  return m?.[1];
+/**
+ * The path a directory-descriptor argument stands for: -y prints `3</usr/lib>`, and AT_FDCWD with
+ * the working directory (`AT_FDCWD</srv/job>`); undefined for a bare AT_FDCWD (the caller's working
+ * directory as tracked), null for a descriptor strace could not name.
+ */
+function dirfdPath(arg: string | undefined): string | null | undefined {
+  if (arg === undefined) return undefined;
+  const m = /^(?:AT_FDCWD|-?\d+)<([^>]*)>/.exec(arg);
+  if (m) return m[1]!;
+  return /^AT_FDCWD\b/.test(arg) ? undefined : null;
 }
-
-const STATS = new Set(['stat', 'lstat', 'newfstatat', 'statx', 'access', 'faccessat', 'faccessat2', 'readlink', 'readlinkat', 'statfs']);
-const READS = new Set(['getxattr', 'lgetxattr', 'listxattr', 'llistxattr', 'chdir', 'getxattrat', 'listxattrat']);
-const WRITES = new Set(['mkdir', 'mkdirat', 'unlink', 'unlinkat', 'rmdir', 'rename', 'renameat', 'renameat2', 'link', 'linkat', 'symlink', 'symlinkat', 'chmod', 'fchmodat', 'fchmodat2', 'chown', 'lchown', 'fchownat', 'truncate', 'utimensat', 'utime', 'utimes', 'mknod', 'mknodat', 'creat', 'setxattr', 'lsetxattr', 'removexattr', 'lremovexattr', 'setxattrat', 'removexattrat']);
-const AT_CALLS = /at2?$|^statx$|^openat2?$/;
 
 function familyNumber(s: string): number | undefined {
   const names: Record<string, number> = { AF_UNIX: 1, AF_LOCAL: 1, AF_INET: 2, AF_INET6: 10, AF_NETLINK: 16, AF_PACKET: 17 };
@@ -91,7 +141,7 @@ function endpoint(args: string): { family: 'inet' | 'inet6'; address: string; po
 export function observeStrace(text: string, program: string, cwd: string): Observation {
   const o = emptyObservation();
   const { lines, bits32 } = parseLines(text);
-  const start = lines.findIndex((l) => l.name === 'execve' && strings(l.args)[0] === program && l.ret === '0');
+  const start = lines.findIndex((l) => l.name === 'execve' && unquote(splitArgs(l.args)[0] ?? '') === program && l.ret === '0');
   if (start < 0) {
     o.complete = false;
     o.notes.push(`the trace never shows ${program} starting`);
@@ -117,33 +167,25 @@ export function observeStrace(text: string, program: string, cwd: string): Obser
       if (l.name !== 'personality' && fam) o.network.families.add(Number(fam));
     }
     if (!ok) continue;
-    const strs = strings(l.args);
-    const resolve = (p: string | undefined) => {
+    const argv = splitArgs(l.args);
+    const resolve = (p: string | undefined, dirfd: number | undefined) => {
       if (p === undefined || p === '') return undefined;
       if (p.startsWith('/')) return posix.normalize(p);
-      const base = AT_CALLS.test(l.name) ? dirfd(l.args) ?? cwdOf(l.pid) : cwdOf(l.pid);
-      return posix.normalize(posix.join(base, p));
+      const d = dirfd === undefined ? undefined : dirfdPath(argv[dirfd]);
+      if (d === null) return undefined;
+      return posix.normalize(posix.join(d ?? cwdOf(l.pid), p));
     };
-    if (l.name === 'execve' || l.name === 'execveat') {
-      const p = resolve(strs[0]);
-      if (p) o.files.exec.add(p);
-    } else if (l.name === 'open' || l.name === 'openat' || l.name === 'openat2' || l.name === 'creat') {
-      const p = resolve(strs[0]);
-      if (!p) continue;
-      const writes = l.name === 'creat' || /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND/.test(l.args);
-      (writes ? o.files.write : o.files.read).add(p);
-    } else if (STATS.has(l.name)) {
-      const p = resolve(strs[0]);
-      if (p) o.files.stat.add(p);
-    } else if (READS.has(l.name)) {
-      const p = resolve(strs[0]);
-      if (p) o.files.read.add(p);
-      if (l.name === 'chdir' && p) cwds.set(l.pid, p);
-    } else if (WRITES.has(l.name)) {
-      for (const s of strs.slice(0, 2)) {
-        const p = resolve(s);
-        if (p) o.files.write.add(p);
-      }
+    const spec = PATH_SYSCALLS[l.name];
+    if (spec) {
+      const paths = spec.paths.map((a) => resolve(unquote(argv[a.arg] ?? ''), a.dirfd));
+      const flagsText = spec.flags !== undefined ? argv[spec.flags] : spec.flagsAt !== undefined ? /flags=([^,}]*)/.exec(argv[spec.flagsAt] ?? '')?.[1] : undefined;
+      const writes = flagsText !== undefined && /\b(O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND)\b/.test(flagsText);
+      const cls = spec.cls === 'open' ? (writes ? 'write' : 'read') : spec.cls;
+      for (const p of paths) if (p) (cls === 'write' ? o.files.write : cls === 'exec' ? o.files.exec : cls === 'stat' ? o.files.stat : o.files.read).add(p);
+      if (l.name === 'chdir' && paths[0]) cwds.set(l.pid, paths[0]);
+    } else if (l.name === 'fchdir') {
+      const d = dirfdPath(argv[0]);
+      if (d) cwds.set(l.pid, d);
     } else if (l.name === 'connect' || l.name === 'bind') {
       const e = endpoint(l.args);
       if (e) (l.name === 'connect' ? o.network.connect : o.network.bind).push(e);

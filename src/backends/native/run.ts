@@ -12,6 +12,8 @@ import { event, type SandboxEvent } from './events.js';
 import { buildPlan, type PlanResult } from './plan-builder.js';
 import { seccompProgram as compiledSeccomp } from './seccomp-cache.js';
 import { auditTagWrapper, describeRecord, freshAuditId, KernelLog } from './kernel-log.js';
+import { denialWatcher } from './denials.js';
+import type { RunWatcher } from './watch.js';
 
 const RET_LOG = 0x7ffc0000;
 import { PassThrough, type Readable, type Writable } from 'node:stream';
@@ -38,6 +40,8 @@ export interface RunOptions {
   reportViolations?: boolean;
   /** Extra cgroup.procs files the sandbox joins (recording follows a cgroup v2 id). */
   extraCgroupProcs?: string[];
+  /** Observers attached once the plan exists, before the helper starts (the fast recorder: watch.ts). */
+  watchers?: RunWatcher[];
   /** Host facts, when the caller already probed (doctor, repeated runs). */
   host?: HostFacts;
 }
@@ -188,6 +192,17 @@ export function start(policy: Policy, opts: RunOptions = {}): Started {
         wrapper = [...auditTagWrapper(auid), ...(wrapper ?? [])];
       } else emit(event('seccomp', 'warning', 'violation reports unavailable', prepared.host.uid === 0 ? 'no seccomp filter in this run' : 'reading the kernel audit records needs root'));
     }
+    // Watchers (eBPF, watch.ts): the caller's, and with violation reports the one that names the
+    // paths and ports the policy blocked (denials.ts). They attach before the helper starts.
+    const watchers = [...(opts.watchers ?? []), ...(opts.reportViolations ? [denialWatcher()] : [])];
+    try {
+      for (const w of watchers) await w.attach(prepared.planned.plan, prepared.host);
+    } catch (e) {
+      for (const w of watchers) w.abort();
+      prepared.cgroup?.cleanup();
+      audit?.log.close();
+      throw e;
+    }
     let spawned: { child: ChildProcess; done: Promise<HelperRun> };
     try {
       spawned = spawnHelper(prepared.planned.plan, {
@@ -199,6 +214,7 @@ export function start(policy: Policy, opts: RunOptions = {}): Started {
         },
       });
     } catch (e) {
+      for (const w of watchers) w.abort();
       prepared.cgroup?.cleanup();
       throw e;
     }
@@ -214,6 +230,15 @@ export function start(policy: Policy, opts: RunOptions = {}): Started {
     try {
       run = await spawned.done;
     } catch (e) {
+      for (const w of watchers) w.abort();
+      prepared.cgroup?.cleanup();
+      audit?.log.close();
+      throw e;
+    }
+    try {
+      for (const w of watchers) for (const e of await w.finish()) emit(e);
+    } catch (e) {
+      for (const w of watchers) w.abort();
       prepared.cgroup?.cleanup();
       audit?.log.close();
       throw e;
