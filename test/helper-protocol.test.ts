@@ -75,6 +75,7 @@ const VECTORS: Record<string, Plan> = {
       { op: 'startGate', fifo: '/run/stockade/c1/exec.fifo' },
       { op: 'consoleSocket', path: '/run/conmon/c1/console.sock' },
       { op: 'oomScoreAdj', value: -999 },
+      { op: 'seccompListener', path: '/run/agent/seccomp.sock', metadata: 'meta "q"\nü', state: '{"ociVersion":"1.2.0","id":"c1","status":"creating","bundle":"/b","annotations":{"a":"b"}}' },
       { op: 'namespaces', ns: { user: false, pid: true, mount: true, net: false, uts: true, ipc: false, cgroup: false } },
       { op: 'joinNamespace', type: 'net', path: '/proc/42/ns/net' },
       { op: 'joinNamespace', type: 'ipc', path: '/var/run/ipc ns' },
@@ -99,6 +100,8 @@ const VECTORS: Record<string, Plan> = {
       { op: 'capabilitySets', bounding: capMask(0, 1, 10, 40, 63), effective: capMask(10), permitted: capMask(0, 10), inheritable: capMask(10, 40), ambient: capMask(10) },
       { op: 'setsid', terminal: true },
       { op: 'noNewPrivs' },
+      { op: 'seccomp', program: Buffer.from('060000000000c07f', 'hex'), flags: 8, log: false },
+      { op: 'seccomp', program: Buffer.from('060000000000ff7f', 'hex'), flags: 0, log: false },
       exec,
     ],
   },
@@ -199,7 +202,7 @@ test('the minimal plan, byte for byte', () => {
   assert.equal(OPCODES.exec, 23);
 });
 
-test('the new ops, byte for byte: codes 24..31, the detached flag, a negative oomScoreAdj', () => {
+test('the new ops, byte for byte: codes 24..32, the detached flag, a negative oomScoreAdj', () => {
   const b = encodePlan({ version: 1, wallTimeoutMs: 0, detached: true, verbose: true, ops: [{ op: 'oomScoreAdj', value: -2 }, exec] });
   assert.equal(b.readUInt16LE(6), 3); // verbose | detached
   assert.equal(b.subarray(PLAN_HEADER_SIZE, PLAN_HEADER_SIZE + 12).toString('hex'), '1a00' + '0000' + '04000000' + 'feffffff');
@@ -209,8 +212,11 @@ test('the new ops, byte for byte: codes 24..31, the detached flag, a negative oo
     '0110000000000000' + '0000040000000000' + '01000000' + '64' + '01');
   assert.deepEqual(
     Object.entries(OPCODES).filter(([, c]) => c >= 24).sort((x, y) => x[1] - y[1]).map(([n]) => n),
-    ['startGate', 'consoleSocket', 'oomScoreAdj', 'joinNamespace', 'rootfs', 'mount', 'sysctl', 'capabilitySets'],
+    ['startGate', 'consoleSocket', 'oomScoreAdj', 'joinNamespace', 'rootfs', 'mount', 'sysctl', 'capabilitySets', 'seccompListener'],
   );
+  const l = encodePlan({ version: 1, wallTimeoutMs: 0, ops: [{ op: 'seccompListener', path: '/s', metadata: 'm', state: '{}' }, exec] });
+  assert.equal(l.subarray(PLAN_HEADER_SIZE, PLAN_HEADER_SIZE + 8 + 17).toString('hex'),
+    '2000' + '0000' + '11000000' + '02000000' + '2f73' + '01000000' + '6d' + '02000000' + '7b7d');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -311,6 +317,21 @@ const REFUSED: Array<[string, Buffer, RegExp]> = [
   ['effective capabilities not permitted', plan([{ op: 'capabilitySets', bounding: capMask(1, 2), effective: capMask(1, 2), permitted: capMask(1), inheritable: 0n, ambient: 0n }, exec]), /effective capabilities 0x4 are not in the permitted set/],
   ['ambient capabilities not inheritable', plan([{ op: 'capabilitySets', bounding: capMask(10), effective: capMask(10), permitted: capMask(10), inheritable: 0n, ambient: capMask(10) }, exec]), /ambient capabilities 0x400 are not in both the permitted and the inheritable set/],
   ['ambient capabilities not permitted', plan([{ op: 'capabilitySets', bounding: capMask(10), effective: 0n, permitted: 0n, inheritable: capMask(10), ambient: capMask(10) }, exec]), /ambient capabilities 0x400 are not in both/],
+  ...((): Array<[string, Buffer, RegExp]> => {
+    const listener: PlanOp = { op: 'seccompListener', path: '/run/l.sock', metadata: '', state: '{"id":"c"}' };
+    const filter = (flags: number): PlanOp => ({ op: 'seccomp', program: Buffer.from('060000000000ff7f', 'hex'), flags, log: false });
+    return [
+      ['a seccomp listener without a NEW_LISTENER filter', plan([listener, filter(0), exec]), /op 0 \(seccompListener\): a seccomp listener needs a seccomp op with SECCOMP_FILTER_FLAG_NEW_LISTENER/],
+      ['a seccomp listener without any filter', plan([listener, exec]), /a seccomp listener needs a seccomp op/],
+      ['a NEW_LISTENER filter without a seccomp listener', plan([filter(8), exec]), /op 0 \(seccomp\): a filter with SECCOMP_FILTER_FLAG_NEW_LISTENER needs a seccompListener op/],
+      ['two NEW_LISTENER filters', plan([listener, filter(8), filter(0), filter(8), exec]), /op 3 \(seccomp\): only one seccomp op may have SECCOMP_FILTER_FLAG_NEW_LISTENER/],
+      ['two seccomp listeners', plan([listener, listener, filter(8), exec]), /op 1 \(seccompListener\): appears twice/],
+      ['a seccomp listener state that is not an object', plan([{ ...listener, state: '["c"]' } as PlanOp, filter(8), exec]), /the state is not a JSON object/],
+      ['a seccomp listener state that is empty', plan([{ ...listener, state: '' } as PlanOp, filter(8), exec]), /the state is not a JSON object/],
+      ['a relative seccomp listener path', plan([{ ...listener, path: 'l.sock' } as PlanOp, filter(8), exec]), /path "l\.sock" is not an absolute path/],
+      ['a seccomp listener after namespaces', plan([ns({}), listener, filter(8), exec]), /a monitor op cannot follow the namespaces phase/],
+    ];
+  })(),
   ['a capabilitySets body cut short', withU32(plan([{ op: 'capabilitySets', bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n }, exec]), PLAN_HEADER_SIZE + 4, 32), /ambient needs 4 bytes but only 0 are left|op 1 \(exec\)|op count/],
 ];
 

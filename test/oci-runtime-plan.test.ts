@@ -11,7 +11,7 @@ import type { PlanOp } from '../src/helper/plan.js';
 import { cgroupRelativePath } from '../src/oci-runtime/cgroups.js';
 import { MS, parseMountOptions } from '../src/oci-runtime/mount-options.js';
 import { parseOciSpec } from '../src/oci-runtime/spec.js';
-import { planForCreate, planForExec, type PlanInput } from '../src/oci-runtime/to-plan.js';
+import { NOTIFY_REFUSED_SYSCALLS, planForCreate, planForExec, seccompListenerOp, type PlanInput } from '../src/oci-runtime/to-plan.js';
 import { repoRoot } from './support/adversarial.js';
 
 const podmanConfig = readFileSync(join(repoRoot, 'test', 'fixtures', 'podman', 'config.example.json'), 'utf8');
@@ -122,7 +122,6 @@ describe('oci runtime: bad config.json', () => {
     rejects(edit((c) => { c.mounts[5].options.push('idmap'); }), 'unsupported', /mounts\[5\]\.options: option idmap/);
     rejects(edit((c) => { c.process.apparmorProfile = 'containers-default'; }), 'unsupported', /process\.apparmorProfile/);
     rejects(edit((c) => { c.linux.resources.blockIO = { weight: 10 }; }), 'unsupported', /linux\.resources\.blockIO/);
-    rejects(edit((c) => { c.linux.seccomp.listenerPath = '/run/l.sock'; }), 'unsupported', /linux\.seccomp: SCMP_ACT_NOTIFY/);
     rejects(edit((c) => { c.linux.seccomp.syscalls[0].action = 'SCMP_ACT_FLY'; }), 'input', /linux\.seccomp/);
     rejects(edit((c) => { c.linux.sysctl = { 'net/ipv4': '1' }; }), 'input', /linux\.sysctl\.net\/ipv4/);
     rejects(edit((c) => { c.hostname = 'h'; c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts'); }), 'unsupported', /hostname: setting the hostname needs a new uts namespace/);
@@ -130,6 +129,57 @@ describe('oci runtime: bad config.json', () => {
 
   it('ignores properties it does not know, as the spec asks', () => {
     assert.doesNotThrow(() => planForCreate(input(edit((c) => { c.futureField = { x: 1 }; c.process.futureToo = true; }))));
+  });
+});
+
+describe('oci runtime: SCMP_ACT_NOTIFY and linux.seccomp.listenerPath', () => {
+  const seccomp = { program: Buffer.from('060000000000ff7f', 'hex'), flags: 0 };
+  const container = { id: 'c1', status: 'creating' as const, bundle: '/var/tmp/bundle' };
+  const notify = (c: Record<string, any>, names = ['mkdir', 'mkdirat']): number =>
+    c.linux.seccomp.syscalls.push({ names, action: 'SCMP_ACT_NOTIFY' }) - 1;
+  const withListener = edit((c) => {
+    notify(c);
+    c.linux.seccomp.listenerPath = '/run/agent.sock';
+    c.linux.seccomp.listenerMetadata = 'hello';
+  });
+
+  it('adds the seccompListener op with the container state, and NEW_LISTENER on the config\'s filter only', () => {
+    const plan = planForCreate(input(withListener, { seccomp, container, hardening: { seccomp: seccomp.program } }));
+    assert.deepEqual(plan.ops.slice(0, 2).map((o) => o.op), ['startGate', 'seccompListener']);
+    const l = ops(plan, 'seccompListener')[0] as Extract<PlanOp, { op: 'seccompListener' }>;
+    assert.equal(l.path, '/run/agent.sock');
+    assert.equal(l.metadata, 'hello');
+    const spec = JSON.parse(podmanConfig);
+    assert.deepEqual(JSON.parse(l.state), { ociVersion: spec.ociVersion, id: 'c1', status: 'creating', bundle: '/var/tmp/bundle', annotations: spec.annotations });
+    assert.equal('pid' in JSON.parse(l.state), false, 'the helper adds the pid');
+    assert.deepEqual((ops(plan, 'seccomp') as Extract<PlanOp, { op: 'seccomp' }>[]).map((o) => o.flags), [8, 0]);
+  });
+
+  it('plans no listener without a NOTIFY rule, and none before the filter is compiled', () => {
+    const pathOnly = planForCreate(input(edit((c) => { c.linux.seccomp.listenerPath = '/run/agent.sock'; }), { seccomp, container }));
+    assert.deepEqual(ops(pathOnly, 'seccompListener'), []);
+    assert.deepEqual((ops(pathOnly, 'seccomp') as Extract<PlanOp, { op: 'seccomp' }>[]).map((o) => o.flags), [0]);
+    assert.deepEqual(ops(planForCreate(input(withListener, { container })), 'seccompListener'), []);
+  });
+
+  it('hands exec\'s filter to the listener too', () => {
+    const spec = parseOciSpec(withListener, 'config.json');
+    const listener = seccompListenerOp(spec, 'config.json', { id: 'c1', status: 'running', bundle: '/b' })!;
+    assert.equal(JSON.parse(listener.state).status, 'running');
+    const plan = planForExec(spec.process!, { initPid: 4242, namespaces: ['pid', 'mount'] }, { source: 'p.json', cgroupProcsFiles: [], seccomp, listener }, true);
+    assert.deepEqual(ops(plan, 'seccompListener'), [listener]);
+    assert.deepEqual((ops(plan, 'seccomp') as Extract<PlanOp, { op: 'seccomp' }>[]).map((o) => o.flags), [8]);
+  });
+
+  it('refuses NOTIFY without listenerPath, as the default action, and on the hand-over\'s own syscalls', () => {
+    rejects(edit((c) => { notify(c); }), 'input', /^config\.json: linux\.seccomp\.listenerPath: SCMP_ACT_NOTIFY needs a listener/, { container });
+    rejects(edit((c) => { notify(c); c.linux.seccomp.listenerPath = 'agent.sock'; }), 'input', /linux\.seccomp\.listenerPath: "agent\.sock" must be an absolute path/, { container });
+    rejects(edit((c) => { c.linux.seccomp.defaultAction = 'SCMP_ACT_NOTIFY'; c.linux.seccomp.listenerPath = '/a'; }), 'unsupported', /linux\.seccomp\.defaultAction: SCMP_ACT_NOTIFY cannot be the default action/, { container });
+    for (const name of NOTIFY_REFUSED_SYSCALLS) {
+      let i = -1;
+      const text = edit((c) => { i = notify(c, ['getpid', name]); c.linux.seccomp.listenerPath = '/a'; });
+      rejects(text, 'unsupported', new RegExp(`linux\\.seccomp\\.syscalls\\[${i}\\]: SCMP_ACT_NOTIFY on ${name} is refused`), { container });
+    }
   });
 });
 

@@ -8,6 +8,9 @@
  *   consoleSocket  connected before clone, so a missing listener fails before anything runs; the
  *                  final pty master goes over it with SCM_RIGHTS when the workload is ready.
  *   oomScoreAdj    written to /proc/<init>/oom_score_adj before the init is released.
+ *   seccompListener connected before clone, as the console socket; the workload's seccomp notify fd
+ *                  goes over it with the container's state when the workload hands it over
+ *                  (listener.c).
  *
  * The paths of joined namespaces are opened here too, before clone: pid is joined by the monitor
  * itself (setns(CLONE_NEWPID) only moves its future children), the others by the init (ns.c).
@@ -47,8 +50,9 @@ static int open_gate(const char *fifo, struct directives *d)
     return 0;
 }
 
-/* A path longer than sun_path is reached through its directory's descriptor under /proc/self/fd. */
-static int connect_console(const char *path, struct directives *d)
+/* Connects *out (AF_UNIX, SOCK_STREAM) to path; `what` names the directive in errors.  A path longer
+ * than sun_path is reached through its directory's descriptor under /proc/self/fd. */
+int connect_unix(const char *path, const char *what, int *out)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int dir = -1, r;
@@ -60,21 +64,21 @@ static int connect_console(const char *path, struct directives *d)
         char *slash = strrchr(parent, '/');
         slash[slash == parent ? 1 : 0] = 0;
         if ((dir = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-            return status_error("monitor", errno, "consoleSocket %s: opening its directory: %s", path, strerror(errno));
+            return status_error("monitor", errno, "%s %s: opening its directory: %s", what, path, strerror(errno));
         if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", dir, strrchr(path, '/') + 1) >=
             sizeof sa.sun_path) {
             close(dir);
-            return status_error("monitor", ENAMETOOLONG, "consoleSocket %s: the socket's name is too long", path);
+            return status_error("monitor", ENAMETOOLONG, "%s %s: the socket's name is too long", what, path);
         }
     }
-    d->console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    *out = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     do
-        r = d->console < 0 ? -1 : connect(d->console, (struct sockaddr *)&sa, sizeof sa);
+        r = *out < 0 ? -1 : connect(*out, (struct sockaddr *)&sa, sizeof sa);
     while (r < 0 && errno == EINTR);
     int e = errno;
     if (dir >= 0)
         close(dir);
-    return r < 0 ? status_error("monitor", e, "consoleSocket %s: connect: %s", path, strerror(e)) : 0;
+    return r < 0 ? status_error("monitor", e, "%s %s: connect: %s", what, path, strerror(e)) : 0;
 }
 
 static int open_join(const struct op *op, struct joins *j)
@@ -103,7 +107,7 @@ static int open_join(const struct op *op, struct joins *j)
 /* Before clone.  On failure everything opened so far is closed again by the caller's exit. */
 int directives_open(const struct plan *p, struct directives *d, struct joins *j)
 {
-    d->gate_r = d->gate_w = d->console = -1;
+    d->gate_r = d->gate_w = d->console = d->listener = -1;
     j->n = 0;
     for (uint32_t i = 0; i < p->nops; i++) {
         const struct op *op = &p->ops[i];
@@ -111,7 +115,9 @@ int directives_open(const struct plan *p, struct directives *d, struct joins *j)
         if (op->kind == OP_START_GATE)
             r = open_gate(op->u.target.path, d);
         else if (op->kind == OP_CONSOLE_SOCKET)
-            r = connect_console(op->u.target.path, d);
+            r = connect_unix(op->u.target.path, "consoleSocket", &d->console);
+        else if (op->kind == OP_SECCOMP_LISTENER)
+            r = connect_unix(op->u.listener.path, "seccompListener", &d->listener);
         else if (op->kind == OP_JOIN_NAMESPACE)
             r = open_join(op, j);
         if (r < 0)
@@ -123,7 +129,7 @@ int directives_open(const struct plan *p, struct directives *d, struct joins *j)
 /* In the init: none of this is the sandbox's. */
 void directives_close(struct directives *d)
 {
-    int *fds[] = { &d->gate_r, &d->gate_w, &d->console };
+    int *fds[] = { &d->gate_r, &d->gate_w, &d->console, &d->listener };
     for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);

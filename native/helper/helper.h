@@ -10,7 +10,8 @@
  *   status.c     JSON status lines on the status descriptor; string buffers
  *   monitor.c    the monitor: clone, id maps, cgroup join, signals, timeout, the workload's result
  *   gate.c       the monitor's directives: startGate FIFO, consoleSocket, oomScoreAdj, joined
- *                namespaces' descriptors (opened before clone)
+ *                namespaces' descriptors (opened before clone), the seccompListener connection
+ *   listener.c   the seccompListener: the workload's notify fd, sent on with the container's state
  *   ns.c         namespace details: uid/gid maps, loopback, throwaway user namespaces for idmaps,
  *                joining namespaces by descriptor (in the init)
  *   mounts.c     the mount phase: staging, binds, tmpfs, proc, dev, hide, pivot_root
@@ -20,7 +21,7 @@
  *   sandbox.c    the sandbox init (pid 1, reaper) and the workload's setup up to execve
  *   caps.c       rlimits, identity (user op), capabilities, no_new_privs
  *   landlock.c   Landlock
- *   seccomp.c    seccomp
+ *   seccomp.c    seccomp; the workload's half of the seccompListener hand-over
  *   pty.c        the terminal: pty pair, relay, raw mode, window size
  *
  * Error convention (crun style): a function that fails reports one status line naming what it was
@@ -60,7 +61,7 @@ enum op_kind {
     OP_MKDIR, OP_SYMLINK, OP_HIDE, OP_READ_ONLY, OP_PIVOT_ROOT, OP_HOSTNAME, OP_RLIMIT, OP_CGROUP, OP_USER,
     OP_CAPABILITIES, OP_SETSID, OP_NO_NEW_PRIVS, OP_LANDLOCK, OP_SECCOMP, OP_EXEC,
     OP_START_GATE, OP_CONSOLE_SOCKET, OP_OOM_SCORE_ADJ, OP_JOIN_NAMESPACE, OP_ROOTFS, OP_MOUNT, OP_SYSCTL,
-    OP_CAPABILITY_SETS, OP_KIND_END
+    OP_CAPABILITY_SETS, OP_SECCOMP_LISTENER, OP_KIND_END
 };
 
 /* Phases; their names are the `step` of status lines. */
@@ -113,6 +114,9 @@ enum phase {
     (MNT_MS_RDONLY | MNT_MS_NOSUID | MNT_MS_NODEV | MNT_MS_NOEXEC | MNT_MS_NOSYMFOLLOW | MNT_MS_NOATIME |     \
      MNT_MS_NODIRATIME | MNT_MS_RELATIME | MNT_MS_STRICTATIME | MNT_MS_BIND | MNT_MS_REC | MNT_MS_SILENT)
 #define MNT_PROPAGATION_TYPES (MNT_MS_UNBINDABLE | MNT_MS_PRIVATE | MNT_MS_SLAVE | MNT_MS_SHARED)
+/* SECCOMP_FILTER_FLAG_NEW_LISTENER (linux/seccomp.h): the filter's load returns a notify fd. */
+#define SECCOMP_FLAG_NEW_LISTENER 8u
+
 #define MOUNT_KIND_DIR 0u
 #define MOUNT_KIND_FILE 1u
 
@@ -149,6 +153,8 @@ struct op {
         struct { char *source, *target, *fstype, *data; uint64_t flags, propagation; uint8_t kind; } mount;
         struct { char *key, *value; } sysctl;
         struct { uint64_t bounding, effective, permitted, inheritable, ambient; } capsets;
+        /* seccompListener: the unix socket, the metadata, the OCI state (a JSON object without pid) */
+        struct { char *path, *metadata, *state; } listener;
     } u;
 };
 
@@ -211,6 +217,7 @@ void status_nonblocking(void);
 #define MSG_ACK 'A'     /* monitor -> workload: "started" is reported, go on */
 #define MSG_RESULT 'R'  /* init -> monitor: struct result_msg */
 #define MSG_PTY 'P'     /* init -> monitor: the master of the sandbox's own pty (SCM_RIGHTS) */
+#define MSG_LISTENER 'L' /* workload -> monitor: the seccomp notify fd (SCM_RIGHTS), for the seccompListener */
 struct result_msg { char tag; uint8_t exec_ok; int32_t wait_status; };
 
 /* Namespaces the init joins (joinNamespace other than pid), opened by the monitor before clone. */
@@ -237,11 +244,14 @@ int monitor_run(const struct plan *plan, const struct sigaction *orig_sigpipe);
 struct directives {
     int gate_r, gate_w; /* the startGate FIFO (read end, and a write end that keeps POLLHUP away) */
     int console;        /* connected to the consoleSocket; -1 without */
+    int listener;       /* connected to the seccompListener; -1 without, or once it has its fd */
 };
 int directives_open(const struct plan *p, struct directives *d, struct joins *j);
 void directives_close(struct directives *d);
 int write_oom_score_adj(const struct plan *p, pid_t init);
 int console_send(struct directives *d, int master);
+int connect_unix(const char *path, const char *what, int *out);
+int listener_send(struct directives *d, const struct op *op, int notify_fd, pid_t pid);
 int gate_read(struct directives *d);
 void sandbox_init_main(struct sandbox_ctx *c) __attribute__((noreturn));
 
@@ -265,7 +275,7 @@ int apply_no_new_privs(void);
 
 /* landlock.c, seccomp.c */
 int apply_landlock(const struct op *op);
-int apply_seccomp(const struct op *op);
+int apply_seccomp(const struct op *op, int sync_fd);
 
 /* pty.c */
 int pty_open(int *master, int *slave);

@@ -10,7 +10,8 @@
  *      MSG_EXEC from the workload becomes the "started" line, with the workload's pid as the kernel
  *      translates it into our pid namespace (SCM_CREDENTIALS); with a startGate it becomes "created"
  *      and the workload is held until the gate's FIFO gets a byte (gate.c); with a consoleSocket the
- *      pty master is sent there first; MSG_RESULT from the init carries the workload's wait status;
+ *      pty master is sent there first; MSG_LISTENER carries the workload's seccomp notify fd, sent on
+ *      to the seccompListener (listener.c); MSG_RESULT from the init carries the workload's wait status;
  *      in terminal mode without a console socket the pty is relayed;
  *   5. reports the workload's end and exits with its status (128 + signal for a signal).
  *
@@ -159,6 +160,10 @@ static bool on_message(struct monitor *m)
         fd = -1;
     } else if (buf.b[0] == MSG_EXEC) {
         on_exec(m, sender);
+    } else if (buf.b[0] == MSG_LISTENER && fd >= 0) {
+        /* The workload's seccomp notify fd, right after its filter's load: on to the listener. */
+        if (listener_send(&m->dir, m->plan->first[OP_SECCOMP_LISTENER], fd, sender) < 0)
+            fail_sandbox(m);
     } else if (buf.b[0] == MSG_RESULT && n == (ssize_t)sizeof(struct result_msg)) {
         m->result = buf.r;
         m->have_result = true;
@@ -334,7 +339,8 @@ int monitor_run(const struct plan *p, const struct sigaction *orig_sigpipe)
     m.sync = sv[0];
     if (write_oom_score_adj(p, pid) < 0)
         return abort_sandbox(&m);
-    if (p->first[OP_START_GATE] != NULL || p->first[OP_CONSOLE_SOCKET] != NULL || p->first[OP_OOM_SCORE_ADJ] != NULL)
+    if (p->first[OP_START_GATE] != NULL || p->first[OP_CONSOLE_SOCKET] != NULL || p->first[OP_OOM_SCORE_ADJ] != NULL ||
+        p->first[OP_SECCOMP_LISTENER] != NULL)
         status_step(PH_MONITOR);
     if (p->first[OP_NAMESPACES] != NULL || p->first[OP_JOIN_NAMESPACE] != NULL)
         status_step(PH_NAMESPACES);

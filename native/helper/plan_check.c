@@ -20,12 +20,13 @@ static const char *const op_names[OP_KIND_END] = {
     [OP_SECCOMP] = "seccomp", [OP_EXEC] = "exec", [OP_START_GATE] = "startGate",
     [OP_CONSOLE_SOCKET] = "consoleSocket", [OP_OOM_SCORE_ADJ] = "oomScoreAdj",
     [OP_JOIN_NAMESPACE] = "joinNamespace", [OP_ROOTFS] = "rootfs", [OP_MOUNT] = "mount",
-    [OP_SYSCTL] = "sysctl", [OP_CAPABILITY_SETS] = "capabilitySets",
+    [OP_SYSCTL] = "sysctl", [OP_CAPABILITY_SETS] = "capabilitySets", [OP_SECCOMP_LISTENER] = "seccompListener",
 };
 
 /* The phase of each op (PHASES in src/helper/plan.ts): by table, since codes 24.. were appended. */
 static const enum phase op_phases[OP_KIND_END] = {
     [OP_START_GATE] = PH_MONITOR, [OP_CONSOLE_SOCKET] = PH_MONITOR, [OP_OOM_SCORE_ADJ] = PH_MONITOR,
+    [OP_SECCOMP_LISTENER] = PH_MONITOR,
     [OP_NAMESPACES] = PH_NAMESPACES, [OP_JOIN_NAMESPACE] = PH_NAMESPACES, [OP_IDMAP] = PH_IDMAP,
     [OP_ROOT_TMPFS] = PH_MOUNT, [OP_ROOT_BIND] = PH_MOUNT, [OP_ROOTFS] = PH_MOUNT, [OP_BIND] = PH_MOUNT,
     [OP_MOUNT] = PH_MOUNT, [OP_SYSCTL] = PH_MOUNT, [OP_TMPFS] = PH_MOUNT, [OP_PROC] = PH_MOUNT,
@@ -139,6 +140,20 @@ static bool check_new_op(struct check *d, const struct op *op)
             return fail(d, "sysctl %s is not namespaced: writing it would change the host", op->u.sysctl.key);
         if (!((p->ns | p->joined) & ns))
             return fail(d, "sysctl %s needs a %s namespace of the sandbox's own", op->u.sysctl.key, ns_type_name(ns));
+    }
+    if (op->kind == OP_SECCOMP && (op->u.seccomp.flags & SECCOMP_FLAG_NEW_LISTENER)) {
+        if (p->first[OP_SECCOMP_LISTENER] == NULL)
+            return fail(d, "a filter with SECCOMP_FILTER_FLAG_NEW_LISTENER needs a seccompListener op to hand its fd to");
+        for (const struct op *o = p->first[OP_SECCOMP]; o < op; o++)
+            if (o->kind == OP_SECCOMP && (o->u.seccomp.flags & SECCOMP_FLAG_NEW_LISTENER))
+                return fail(d, "only one seccomp op may have SECCOMP_FILTER_FLAG_NEW_LISTENER");
+    }
+    if (op->kind == OP_SECCOMP_LISTENER) {
+        bool found = false;
+        for (uint32_t i = 0; i < p->nops && !found; i++)
+            found = p->ops[i].kind == OP_SECCOMP && (p->ops[i].u.seccomp.flags & SECCOMP_FLAG_NEW_LISTENER);
+        if (!found)
+            return fail(d, "a seccomp listener needs a seccomp op with SECCOMP_FILTER_FLAG_NEW_LISTENER (8)");
     }
     if (op->kind == OP_CAPABILITY_SETS) {
         const typeof(op->u.capsets) *c = &op->u.capsets;

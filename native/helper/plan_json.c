@@ -214,6 +214,11 @@ static void render_op(struct sbuf *b, const struct op *op)
         kbig(b, "inheritable", op->u.capsets.inheritable);
         kbig(b, "ambient", op->u.capsets.ambient);
         break;
+    case OP_SECCOMP_LISTENER:
+        kstr(b, "path", op->u.listener.path);
+        kstr(b, "metadata", op->u.listener.metadata);
+        kstr(b, "state", op->u.listener.state);
+        break;
     }
     sb_puts(b, "}");
 }

@@ -210,6 +210,15 @@ bool decode_body(struct dec *d, struct rd *r, struct op *op)
                rd_u64(d, r, "permitted", &c->permitted) && rd_u64(d, r, "inheritable", &c->inheritable) &&
                rd_u64(d, r, "ambient", &c->ambient);
     }
+    case OP_SECCOMP_LISTENER: {
+        typeof(op->u.listener) *l = &op->u.listener;
+        if (!rd_path(d, r, "path", &l->path) || !rd_str(d, r, "metadata", PLAN_MAX_STRING, &l->metadata) ||
+            !rd_str(d, r, "state", PLAN_MAX_STRING, &l->state))
+            return false;
+        size_t n = strlen(l->state);
+        return (n >= 2 && l->state[0] == '{' && l->state[n - 1] == '}') ||
+               dec_fail(d, "the state is not a JSON object ({...})");
+    }
     case OP_KIND_END:
         break;
     }

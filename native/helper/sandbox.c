@@ -170,9 +170,11 @@ static void __attribute__((noreturn)) workload_main(struct sandbox_ctx *c, int e
         workload_exit(exec_fd, EXIT_SETUP); /* the monitor is gone */
     /* seccomp last, so the filter need not allow the setup's own syscalls. */
     if (p->first[OP_SECCOMP] != NULL) {
-        /* Every filter of the plan, in order: they stack, and each call must pass all of them. */
+        /* Every filter of the plan, in order: they stack, and each call must pass all of them.  The
+         * one with NEW_LISTENER hands its notify fd to the monitor as soon as it is loaded (seccomp.c),
+         * while the monitor still reads this socket in its loop. */
         for (uint32_t i = 0; i < p->nops; i++)
-            if (p->ops[i].kind == OP_SECCOMP && apply_seccomp(&p->ops[i]) < 0)
+            if (p->ops[i].kind == OP_SECCOMP && apply_seccomp(&p->ops[i], c->sync_fd) < 0)
                 workload_exit(exec_fd, EXIT_SETUP);
         status_step(PH_SECCOMP);
     }

@@ -60,6 +60,13 @@ export type PlanOp =
   | { op: 'consoleSocket'; path: string }
   //    oomScoreAdj: written to /proc/<init>/oom_score_adj by the monitor before the init is released.
   | { op: 'oomScoreAdj'; value: number }
+  //    seccompListener (OCI linux.seccomp.listenerPath): the monitor connects to this unix socket before
+  //    clone. The seccomp op with SECCOMP_FILTER_FLAG_NEW_LISTENER (exactly one is required) gives the
+  //    workload a notify fd, which it passes to the monitor right after the load; the monitor sends it
+  //    (SCM_RIGHTS) with the OCI container process state, {"ociVersion","fds":["seccompFd"],"pid",
+  //    "metadata","state"}, then closes the connection. `state` is a JSON object without "pid" (the
+  //    monitor adds the workload's); `metadata` is sent only when not empty.
+  | { op: 'seccompListener'; path: string; metadata: string; state: string }
   // 1. namespaces
   //    joinNamespace: pid is joined by the monitor (setns before clone: the init is then not pid 1);
   //    the others by the init, first thing after release (mount: the root and cwd become that
@@ -132,7 +139,7 @@ export interface Plan {
 
 /** Phases in the order the helper executes them; ops of one phase may repeat (mounts, rlimits). */
 export const PHASES: ReadonlyArray<ReadonlyArray<PlanOp['op']>> = [
-  ['startGate', 'consoleSocket', 'oomScoreAdj'],
+  ['startGate', 'consoleSocket', 'oomScoreAdj', 'seccompListener'],
   ['namespaces', 'joinNamespace'],
   ['idmap'],
   ['rootTmpfs', 'rootBind', 'rootfs', 'bind', 'mount', 'sysctl', 'tmpfs', 'proc', 'dev', 'mkdir', 'symlink', 'hide', 'readOnly', 'pivotRoot'],

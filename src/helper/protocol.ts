@@ -29,7 +29,7 @@ export const OPCODES: Readonly<Record<PlanOp['op'], number>> = {
   hide: 11, readOnly: 12, pivotRoot: 13, hostname: 14, rlimit: 15, cgroup: 16, user: 17, capabilities: 18,
   setsid: 19, noNewPrivs: 20, landlock: 21, seccomp: 22, exec: 23,
   startGate: 24, consoleSocket: 25, oomScoreAdj: 26, joinNamespace: 27, rootfs: 28, mount: 29, sysctl: 30,
-  capabilitySets: 31,
+  capabilitySets: 31, seccompListener: 32,
 };
 
 /** Header flag bits. */
@@ -268,6 +268,11 @@ function encodeBody(op: PlanOp, w: Writer): void {
     case 'sysctl':
       w.str(op.key, 'key');
       w.str(op.value, 'value');
+      return;
+    case 'seccompListener':
+      w.str(op.path, 'path');
+      w.str(op.metadata, 'metadata');
+      w.str(op.state, 'state');
       return;
     case 'capabilitySets':
       w.u64(op.bounding, 'bounding');

@@ -112,7 +112,7 @@ export async function prepare(g: GlobalOptions, o: CreateOptions, gate: boolean)
     throw new StockadeError('input', `the root file system ${rootfs} does not exist or is not a directory`, `${configPath}: root.path`);
   }
   const v2Only = cgroupV2Only();
-  const base: PlanInput = { spec, source: configPath, rootfs, bundle, fileSources: fileSources(spec, bundle, configPath), cgroupProcsFiles: [], cgroupV2Only: v2Only };
+  const base: PlanInput = { spec, source: configPath, rootfs, bundle, fileSources: fileSources(spec, bundle, configPath), cgroupProcsFiles: [], cgroupV2Only: v2Only, container: { id: o.id, status: 'creating', bundle } };
   if (o.consoleSocket) base.consoleSocket = o.consoleSocket;
   planForCreate(base); // refuses what cannot be planned before anything is made
   const dir = claimId(g.root, o.id);

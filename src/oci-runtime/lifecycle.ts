@@ -14,7 +14,7 @@ import { runHooks } from './hooks.js';
 import { compileContainerSeccomp, compileStockadeDefault } from './seccomp.js';
 import { parseOciProcess, parseOciSpec, type OciProcess, type OciSpec } from './spec.js';
 import { containerDir, isAlive, readState, removeStateDir, specState, statusOf, writeState, type ContainerState } from './state.js';
-import { hardeningWanted, planForExec } from './to-plan.js';
+import { hardeningWanted, planForExec, seccompListenerOp } from './to-plan.js';
 
 function savedSpec(g: GlobalOptions, id: string): OciSpec {
   const path = join(containerDir(g.root, id), 'config.json');
@@ -165,6 +165,8 @@ export async function exec(g: GlobalOptions, id: string, o: ExecOptions): Promis
   const input: Parameters<typeof planForExec>[2] = { source, cgroupProcsFiles: s.cgroup.dirs.map((d) => join(d, 'cgroup.procs')) };
   if (o.consoleSocket) input.consoleSocket = o.consoleSocket;
   if (spec.linux.seccomp) input.seccomp = await compileContainerSeccomp(spec.linux.seccomp, proc.capabilities?.bounding ?? []);
+  const listener = seccompListenerOp(spec, 'config.json', { id, status: 'running', bundle: s.bundle });
+  if (listener) input.listener = listener;
   if (hardeningWanted(spec, 'config.json')) input.hardening = { seccomp: await compileStockadeDefault(proc.capabilities?.bounding ?? []) };
   const plan = planForExec(proc, { initPid: s.initPid, namespaces: s.namespaces }, input, o.detach);
   if (proc.user.umask !== undefined) process.umask(proc.user.umask);

@@ -28,6 +28,10 @@ export interface PlanInput {
   hardening?: { seccomp: Buffer };
   /** create: the FIFO `start` writes to. */
   gateFifo?: string;
+  /** The container, for the state a seccomp listener gets (linux.seccomp.listenerPath). */
+  container?: ListenerContainer;
+  /** exec: the seccomp listener op (seccompListenerOp), when the config's profile notifies. */
+  listener?: SeccompListenerOp;
   consoleSocket?: string;
   /** The host mounts only cgroup v2 (a `cgroup` mount is cgroup2 there; elsewhere a read-only tmpfs). */
   cgroupV2Only: boolean;
@@ -52,6 +56,44 @@ function refuse(source: string, path: string, msg: string): never {
   throw new StockadeError('unsupported', msg, `${source}: ${path}`);
 }
 
+/** SECCOMP_FILTER_FLAG_NEW_LISTENER: the filter's load returns a notify fd. */
+export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+
+/**
+ * Syscalls SCMP_ACT_NOTIFY may not name: between loading the filter and handing its notify fd to the
+ * monitor, the helper's workload calls sendmsg and nothing else (native/helper/seccomp.c; libc may
+ * make it a socketcall); notified, it would wait forever for a listener only it holds.
+ */
+export const NOTIFY_REFUSED_SYSCALLS: readonly string[] = ['sendmsg', 'socketcall'];
+
+export interface ListenerContainer { id: string; status: 'creating' | 'running'; bundle: string }
+export type SeccompListenerOp = Extract<PlanOp, { op: 'seccompListener' }>;
+
+/**
+ * linux.seccomp's listener: the seccompListener op when a rule is SCMP_ACT_NOTIFY (undefined when
+ * none is). The listener gets the OCI state of `container` (the helper adds the pid). Refuses a
+ * NOTIFY default action, NOTIFY on NOTIFY_REFUSED_SYSCALLS, and NOTIFY without listenerPath.
+ */
+export function seccompListenerOp(spec: OciSpec, source: string, container: ListenerContainer | undefined): SeccompListenerOp | undefined {
+  const sc = spec.linux.seccomp;
+  if (!sc) return undefined;
+  if (sc.defaultAction === 'USER_NOTIF') {
+    refuse(source, 'linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action (it would notify the hand-over of the listener\'s own fd); notify named syscalls instead');
+  }
+  const notify = sc.syscalls.filter((e) => e.action === 'USER_NOTIF');
+  for (const e of notify) {
+    const bad = e.names.find((n) => NOTIFY_REFUSED_SYSCALLS.includes(n));
+    if (bad) refuse(source, `linux.seccomp.${e.path}`, `SCMP_ACT_NOTIFY on ${bad} is refused: the container process hands its notify fd over with sendmsg (socketcall on some libcs), which must not wait for that same listener`);
+  }
+  if (notify.length === 0) return undefined;
+  const path = sc.listenerPath;
+  if (!path) throw new StockadeError('input', 'SCMP_ACT_NOTIFY needs a listener: set it to the unix socket of a seccomp agent', `${source}: linux.seccomp.listenerPath`);
+  if (!path.startsWith('/')) throw new StockadeError('input', `"${path}" must be an absolute path`, `${source}: linux.seccomp.listenerPath`);
+  if (!container) throw new StockadeError('internal', 'the container is needed for the state a seccomp listener gets', `${source}: linux.seccomp.listenerPath`);
+  const state = { ociVersion: spec.ociVersion, id: container.id, status: container.status, bundle: container.bundle, annotations: spec.annotations };
+  return { op: 'seccompListener', path, metadata: sc.listenerMetadata ?? '', state: JSON.stringify(state) };
+}
+
 export function capabilityMask(names: readonly string[], source: string, path: string): bigint {
   let mask = 0n;
   names.forEach((name, i) => {
@@ -69,7 +111,7 @@ function rlimitName(type: string, source: string, path: string): RlimitName {
 }
 
 /** The ops from the identity on: rlimits, cgroup, user, capabilities, setsid, no_new_privs, seccomp, exec. */
-export function processOps(proc: OciProcess, input: Pick<PlanInput, 'cgroupProcsFiles' | 'seccomp' | 'source' | 'hardening'>, where = 'process'): PlanOp[] {
+export function processOps(proc: OciProcess, input: Pick<PlanInput, 'cgroupProcsFiles' | 'seccomp' | 'source' | 'hardening' | 'listener'>, where = 'process'): PlanOp[] {
   const { source } = input;
   const ops: PlanOp[] = [];
   proc.rlimits.forEach((l, i) => {
@@ -89,7 +131,10 @@ export function processOps(proc: OciProcess, input: Pick<PlanInput, 'cgroupProcs
   });
   ops.push({ op: 'setsid', terminal: proc.terminal });
   if (proc.noNewPrivileges || input.hardening) ops.push({ op: 'noNewPrivs' });
-  if (input.seccomp) ops.push({ op: 'seccomp', program: input.seccomp.program, flags: input.seccomp.flags, log: false });
+  if (input.seccomp) {
+    const flags = input.seccomp.flags | (input.listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+    ops.push({ op: 'seccomp', program: input.seccomp.program, flags, log: false });
+  }
   if (input.hardening) ops.push({ op: 'seccomp', program: input.hardening.seccomp, flags: 0, log: false });
   ops.push({ op: 'exec', path: proc.args[0]!, argv: proc.args, env: proc.env, cwd: proc.cwd });
   return ops;
@@ -151,9 +196,6 @@ function refuseUnsupported(spec: OciSpec, source: string): void {
   if (prop && !['private', 'rprivate', 'slave', 'rslave'].includes(prop)) {
     refuse(source, 'linux.rootfsPropagation', `"${prop}" is not supported (the container's mounts are always private or slave)`);
   }
-  if (spec.linux.seccomp?.listenerPath || spec.linux.seccomp?.syscalls.some((s) => s.action === 'USER_NOTIF') || spec.linux.seccomp?.defaultAction === 'USER_NOTIF') {
-    refuse(source, 'linux.seccomp', 'SCMP_ACT_NOTIFY (a seccomp listener) is not supported by stockade-runtime yet');
-  }
 }
 
 /** The plan of `create` (and `run`): the container's init process. */
@@ -162,10 +204,14 @@ export function planForCreate(input: PlanInput): Plan {
   const proc = spec.process;
   if (!proc) throw new StockadeError('input', 'is required to create a container', `${source}: process`);
   refuseUnsupported(spec, source);
+  // Checked before anything is made; handed over only with the compiled filter it listens to.
+  const listener = seccompListenerOp(spec, source, input.container);
+  const withListener = input.seccomp ? listener : undefined;
   const ops: PlanOp[] = [];
   if (input.gateFifo) ops.push({ op: 'startGate', fifo: input.gateFifo });
   if (proc.terminal && input.consoleSocket) ops.push({ op: 'consoleSocket', path: input.consoleSocket });
   if (proc.oomScoreAdj !== undefined) ops.push({ op: 'oomScoreAdj', value: proc.oomScoreAdj });
+  if (withListener) ops.push(withListener);
   const ns: Namespaces = { user: false, pid: false, mount: false, net: false, uts: false, ipc: false, cgroup: false };
   const joins: PlanOp[] = [];
   spec.linux.namespaces.forEach((n, i) => {
@@ -196,7 +242,7 @@ export function planForCreate(input: PlanInput): Plan {
     if (!ns.uts) refuse(source, 'hostname', 'setting the hostname needs a new uts namespace in linux.namespaces');
     ops.push({ op: 'hostname', name: spec.hostname });
   }
-  ops.push(...processOps(proc, input));
+  ops.push(...processOps(proc, { ...input, listener: withListener }));
   return { version: 1, ops, wallTimeoutMs: 0, detached: true, workloadIsInit: true };
 }
 
@@ -204,7 +250,7 @@ export function planForCreate(input: PlanInput): Plan {
 export function planForExec(
   proc: OciProcess,
   container: { initPid: number; namespaces: JoinableNamespace[] },
-  input: Pick<PlanInput, 'cgroupProcsFiles' | 'seccomp' | 'source' | 'consoleSocket' | 'hardening'>,
+  input: Pick<PlanInput, 'cgroupProcsFiles' | 'seccomp' | 'source' | 'consoleSocket' | 'hardening' | 'listener'>,
   detached: boolean,
 ): Plan {
   if (proc.apparmorProfile) refuse(input.source, 'apparmorProfile', 'stockade-runtime does not apply AppArmor profiles');
@@ -212,11 +258,13 @@ export function planForExec(
   const ops: PlanOp[] = [];
   if (proc.terminal && input.consoleSocket) ops.push({ op: 'consoleSocket', path: input.consoleSocket });
   if (proc.oomScoreAdj !== undefined) ops.push({ op: 'oomScoreAdj', value: proc.oomScoreAdj });
+  const listener = input.seccomp ? input.listener : undefined;
+  if (listener) ops.push(listener);
   // The order of joins matters: the mount namespace last, so the others are opened from the host's view.
   const order: JoinableNamespace[] = ['cgroup', 'ipc', 'uts', 'net', 'pid', 'mount'];
   for (const type of order) {
     if (container.namespaces.includes(type)) ops.push({ op: 'joinNamespace', type, path: `/proc/${container.initPid}/ns/${PROC_NS_NAMES[type]}` });
   }
-  ops.push(...processOps(proc, input, 'process'));
+  ops.push(...processOps(proc, { ...input, listener }, 'process'));
   return { version: 1, ops, wallTimeoutMs: 0, detached, workloadIsInit: true };
 }

@@ -77,6 +77,8 @@ export interface CallOptions {
   input?: string | Buffer;
   /** Kill the podman process group after this long (default 30 s). */
   timeoutMs?: number;
+  /** Working directory of podman (and of the conmon it starts). */
+  cwd?: string;
 }
 
 export interface RunOptions extends CallOptions {
@@ -194,6 +196,8 @@ export function spawnWithTimeout(argv: string[], env: NodeJS.ProcessEnv, opts: C
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       detached: true,
       env,
+      // conmon writes files such as `oom` (after an OOM kill) into its working directory.
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
     });
     let stdout = '';
     let stderr = '';
@@ -413,7 +417,7 @@ async function createSession(): Promise<Podman | { reason: string }> {
   const { env, global } = cfg;
 
   const call = async (args: string[], opts: CallOptions & { runtime?: string } = {}) => {
-    const r = await spawnWithTimeout([found.path, ...global, ...(opts.runtime ? ['--runtime', opts.runtime] : []), ...args], env, opts);
+    const r = await spawnWithTimeout([found.path, ...global, ...(opts.runtime ? ['--runtime', opts.runtime] : []), ...args], env, { cwd: base, ...opts });
     if (opts.runtime) noteHang(opts.runtime, r);
     return r;
   };
