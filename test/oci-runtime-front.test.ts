@@ -5,19 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { BUSYBOX, containerStatus, makeBusyboxRootfs, runtimeCaller, until } from './support/oci-runtime.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const RUNTIME = join(repoRoot, 'bin', 'stockade-runtime');
 const FRONT = join(repoRoot, 'native', 'build', 'stockade-runtime-front');
-const BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'touch', 'true'];
 const work = `/var/tmp/stockade-front-test-${process.pid}`;
 const stateRoot = join(work, 'state');
 let counter = 0;
+const rt = runtimeCaller(stateRoot, work);
+const status = (id: string) => containerStatus(rt, id);
+const makeRootfs = (dir: string) => makeBusyboxRootfs(dir, APPLETS, { dirs: ['proc', 'dev', 'tmp', 'out'] });
 
 function executable(path: string): boolean {
   try {
@@ -33,13 +35,6 @@ const skip = process.getuid?.() !== 0 ? 'the front tests need root (cgroups, nam
   : !executable(FRONT) ? 'native/build/stockade-runtime-front is not built (node scripts/build-native.mjs)'
   : undefined;
 
-function makeRootfs(dir: string): void {
-  mkdirSync(join(dir, 'bin'), { recursive: true });
-  copyFileSync(BUSYBOX, join(dir, 'bin', 'busybox'));
-  spawnSync('chmod', ['755', join(dir, 'bin', 'busybox')]);
-  for (const a of APPLETS) symlinkSync('busybox', join(dir, 'bin', a));
-  for (const d of ['proc', 'dev', 'tmp', 'out']) mkdirSync(join(dir, d), { recursive: true });
-}
 
 interface Bundle { id: string; dir: string; out: string }
 
@@ -71,20 +66,6 @@ function bundle(args: string[], mutate: (c: Record<string, any>) => void = () =>
 
 type Result = { code: number | null; stdout: string; stderr: string };
 
-/** `create` hands its stdio to the container: its output goes to files, never to pipes we wait on. */
-function rt(args: string[]): Result {
-  if (args[0] === 'create') {
-    const errFile = join(work, `create-${counter++}.err`);
-    const errFd = openSync(errFile, 'w');
-    const outFd = openSync('/dev/null', 'w');
-    const r = spawnSync(RUNTIME, ['--root', stateRoot, ...args], { timeout: 30_000, stdio: ['ignore', outFd, errFd] });
-    closeSync(errFd);
-    closeSync(outFd);
-    return { code: r.status, stdout: '', stderr: readFileSync(errFile, 'utf8') };
-  }
-  const r = spawnSync(RUNTIME, ['--root', stateRoot, ...args], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
 
 /**
  * The front where node cannot run: PATH is an empty directory, and in a mount namespace of its
@@ -98,19 +79,7 @@ function withoutNode(args: string[]): Result {
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-function status(id: string): string {
-  const r = rt(['state', id]);
-  return r.code === 0 ? (JSON.parse(r.stdout) as { status: string }).status : `error: ${r.stderr}`;
-}
 
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 function fastFile(b: Bundle): Map<string, string[]> {
   const lines = readFileSync(join(stateRoot, b.id, 'fast'), 'utf8').trim().split('\n');
@@ -135,7 +104,8 @@ describe('stockade-runtime-front', { skip, concurrency: false }, () => {
   });
 
   it('starts and deletes natively; Node reports created, running, stopped', async () => {
-    const b = bundle(['sh', '-c', 'echo ran > /out/marker; sleep 0.3']);
+    // The program runs until the test lets it end: "running" must not race its exit on a slow host.
+    const b = bundle(['sh', '-c', 'echo ran > /out/marker; while [ ! -e /out/done ]; do sleep 0.05; done']);
     const c = rt(['create', '--bundle', b.dir, b.id]);
     assert.equal(c.code, 0, c.stderr);
     const fast = fastFile(b);
@@ -150,6 +120,7 @@ describe('stockade-runtime-front', { skip, concurrency: false }, () => {
     assert.equal(existsSync(join(stateRoot, b.id, 'started')), true, 'the front leaves the started marker');
     await until('the program to run', () => existsSync(join(b.out, 'marker')));
     assert.equal(status(b.id), 'running');
+    writeFileSync(join(b.out, 'done'), '');
     await until('stopped', () => status(b.id) === 'stopped');
     const again = rt(['start', b.id]);
     assert.equal(again.code, 1);

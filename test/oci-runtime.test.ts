@@ -5,28 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { repoRoot } from './support/adversarial.js';
+import { BUSYBOX, containerStatus, makeBusyboxRootfs, runtimeCaller, until } from './support/oci-runtime.js';
 
-const RUNTIME = join(repoRoot, 'bin', 'stockade-runtime');
-const BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'touch', 'mkdir', 'chown', 'hostname', 'id', 'ls', 'grep', 'head', 'test', 'true', 'false'];
 const work = `/var/tmp/stockade-oci-test-${process.pid}`;
 const stateRoot = join(work, 'state');
 let counter = 0;
+const rt = runtimeCaller(stateRoot, work);
+const status = (id: string) => containerStatus(rt, id);
+const makeRootfs = (dir: string) => makeBusyboxRootfs(dir, APPLETS, { dirs: ['proc', 'dev', 'sys', 'tmp', 'etc', 'out'], files: { 'etc/marker': 'from the image\n' } });
 
 const skip = process.getuid?.() !== 0 ? 'stockade-runtime tests need root (cgroups, namespaces as runc does)' : !existsSync(BUSYBOX) ? 'busybox-static is not installed (apt-get install busybox-static)' : undefined;
 
-function makeRootfs(dir: string): void {
-  mkdirSync(join(dir, 'bin'), { recursive: true });
-  copyFileSync(BUSYBOX, join(dir, 'bin', 'busybox'));
-  spawnSync('chmod', ['755', join(dir, 'bin', 'busybox')]);
-  for (const a of APPLETS) symlinkSync('busybox', join(dir, 'bin', a));
-  for (const d of ['proc', 'dev', 'sys', 'tmp', 'etc', 'out']) mkdirSync(join(dir, d), { recursive: true });
-  writeFileSync(join(dir, 'etc', 'marker'), 'from the image\n');
-}
 
 interface Bundle { id: string; dir: string; out: string }
 
@@ -61,37 +54,8 @@ function bundle(args: string[], mutate: (c: Record<string, any>) => void = () =>
   return { id, dir, out };
 }
 
-/**
- * Runs stockade-runtime. `create` hands its stdio to the container, which keeps it open until it
- * ends (as with runc): there, stdout and stderr go to files, never to pipes a caller waits on.
- */
-function rt(args: string[], opts: { stdout?: number; input?: string } = {}): { code: number | null; stdout: string; stderr: string } {
-  if (args[0] === 'create') {
-    const errFile = join(work, `create-${counter++}.err`);
-    const errFd = openSync(errFile, 'w');
-    const outFd = opts.stdout ?? openSync('/dev/null', 'w');
-    const r = spawnSync(RUNTIME, ['--root', stateRoot, ...args], { timeout: 30_000, stdio: ['ignore', outFd, errFd] });
-    closeSync(errFd);
-    if (opts.stdout === undefined) closeSync(outFd);
-    return { code: r.status, stdout: '', stderr: readFileSync(errFile, 'utf8') };
-  }
-  const r = spawnSync(RUNTIME, ['--root', stateRoot, ...args], { encoding: 'utf8', timeout: 30_000, input: opts.input ?? '', stdio: ['pipe', opts.stdout ?? 'pipe', 'pipe'] });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
 
-function status(id: string): string {
-  const r = rt(['state', id]);
-  return r.code === 0 ? (JSON.parse(r.stdout) as { status: string }).status : `error: ${r.stderr}`;
-}
 
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 const cgroupDir = (b: Bundle) => `/sys/fs/cgroup/pids/stockade-test/${b.id}`;
 

@@ -6,18 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CFLAGS, repoRoot } from './support/adversarial.js';
+import { BUSYBOX, makeBusyboxRootfs, runtimeCaller, until } from './support/oci-runtime.js';
 
-const RUNTIME = join(repoRoot, 'bin', 'stockade-runtime');
-const BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'echo', 'mkdir', 'sleep', 'test', 'true'];
 const work = `/var/tmp/stockade-notify-test-${process.pid}`;
 const stateRoot = join(work, 'state');
 const listenerBin = join(work, 'notify_listener');
 let counter = 0;
+const rt = runtimeCaller(stateRoot, work);
 
 const skip = process.getuid?.() !== 0
   ? 'stockade-runtime tests need root (cgroups, namespaces as runc does)'
@@ -33,11 +33,7 @@ function bundle(args: string[], seccomp: Record<string, unknown>): Bundle {
   const id = `n${process.pid}-${counter++}`;
   const dir = join(work, id);
   const rootfs = join(dir, 'rootfs');
-  mkdirSync(join(rootfs, 'bin'), { recursive: true });
-  copyFileSync(BUSYBOX, join(rootfs, 'bin', 'busybox'));
-  spawnSync('chmod', ['755', join(rootfs, 'bin', 'busybox')]);
-  for (const a of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
-  for (const d of ['proc', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
+  makeBusyboxRootfs(rootfs, APPLETS);
   const caps = ['CAP_KILL'];
   const config = {
     ociVersion: '1.2.0',
@@ -60,29 +56,7 @@ function bundle(args: string[], seccomp: Record<string, unknown>): Bundle {
   return { id, dir };
 }
 
-/** stockade-runtime; `create` hands its stdio to the container, so it writes to files, not pipes. */
-function rt(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  if (args[0] === 'create') {
-    const errFile = join(work, `create-${counter++}.err`);
-    const errFd = openSync(errFile, 'w');
-    const outFd = openSync('/dev/null', 'w');
-    const r = spawnSync(RUNTIME, ['--root', stateRoot, ...args], { timeout: 30_000, stdio: ['ignore', outFd, errFd] });
-    closeSync(errFd);
-    closeSync(outFd);
-    return { code: r.status, stdout: '', stderr: readFileSync(errFile, 'utf8') };
-  }
-  const r = spawnSync(RUNTIME, ['--root', stateRoot, ...args], { encoding: 'utf8', timeout: 30_000, input: '' });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
 
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 interface Agent { socket: string; out: string; child: ChildProcess }
 const agents: Agent[] = [];

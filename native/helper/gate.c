@@ -159,23 +159,11 @@ int write_oom_score_adj(const struct plan *p, pid_t init)
 int console_send(struct directives *d, int master)
 {
     static const char name[] = "/dev/ptmx";
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    struct iovec iov = { .iov_base = (void *)name, .iov_len = sizeof name - 1 };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    ssize_t n;
-    memset(u.buf, 0, sizeof u.buf);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &master, sizeof master);
-    do
-        n = sendmsg(d->console, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = send_with_fd(d->console, name, sizeof name - 1, master);
     int e = errno;
     close(d->console);
     d->console = -1;
-    return n == (ssize_t)iov.iov_len ? 0 : status_error("monitor", n < 0 ? e : EIO, "consoleSocket: sending the pty: %s",
+    return n == (ssize_t)(sizeof name - 1) ? 0 : status_error("monitor", n < 0 ? e : EIO, "consoleSocket: sending the pty: %s",
                                                          strerror(n < 0 ? e : EIO));
 }
 

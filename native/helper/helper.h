@@ -23,6 +23,7 @@
  *   landlock.c   Landlock
  *   seccomp.c    seccomp; the workload's half of the seccompListener hand-over
  *   pty.c        the terminal: pty pair, relay, raw mode, window size
+ *   fdpass.c     sending a descriptor over a unix socket (SCM_RIGHTS)
  *
  * Error convention (crun style): a function that fails reports one status line naming what it was
  * doing (status_error) and returns -1; its caller only propagates the -1.
@@ -295,5 +296,8 @@ void relay_switch(struct relay *r, int master);
 int relay_pollfds(struct relay *r, struct pollfd *pfd);
 void relay_handle(struct relay *r, const struct pollfd *pfd, int n);
 void relay_drain(struct relay *r);
+
+/* fdpass.c: one descriptor over a unix socket (SCM_RIGHTS) with a payload; bytes sent, or -1. */
+ssize_t send_with_fd(int sock, const void *payload, size_t len, int fd);
 
 #endif

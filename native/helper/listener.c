@@ -40,7 +40,6 @@ static bool build_message(struct sbuf *b, const struct op *op, pid_t pid)
 int listener_send(struct directives *d, const struct op *op, int notify_fd, pid_t pid)
 {
     struct sbuf b;
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
     int e = 0;
     if (d->listener < 0)
         return status_error("monitor", EPROTO, "seccompListener: a second notify fd, or one without a listener");
@@ -49,17 +48,9 @@ int listener_send(struct directives *d, const struct op *op, int notify_fd, pid_
         e = ENOMEM;
     } else {
         /* The fd rides on the first bytes; a stream socket may take the rest in later calls. */
-        struct iovec iov = { .iov_base = b.p, .iov_len = b.len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
         size_t sent = 0;
-        memset(u.buf, 0, sizeof u.buf);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &notify_fd, sizeof notify_fd);
         while (sent < b.len) {
-            ssize_t n = sent == 0 ? sendmsg(d->listener, &mh, MSG_NOSIGNAL)
+            ssize_t n = sent == 0 ? send_with_fd(d->listener, b.p, b.len, notify_fd)
                                   : send(d->listener, b.p + sent, b.len - sent, MSG_NOSIGNAL);
             if (n < 0 && errno == EINTR)
                 continue;

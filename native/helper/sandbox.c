@@ -192,15 +192,7 @@ static int sandbox_pty(struct sandbox_ctx *c)
     if (master == -1)
         return 0;
     char tag = MSG_PTY;
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &master, sizeof master);
-    ssize_t n = sendmsg(c->sync_fd, &mh, MSG_NOSIGNAL);
+    ssize_t n = send_with_fd(c->sync_fd, &tag, 1, master);
     close(master);
     return n == 1 ? 0 : status_error("setsid", errno, "passing the pty to the monitor: %s", strerror(errno));
 }

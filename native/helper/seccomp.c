@@ -25,19 +25,7 @@
 static int hand_over(int notify_fd, int sync_fd)
 {
     char tag = MSG_LISTENER;
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    ssize_t n;
-    memset(u.buf, 0, sizeof u.buf);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &notify_fd, sizeof notify_fd);
-    do
-        n = sendmsg(sync_fd, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = send_with_fd(sync_fd, &tag, 1, notify_fd);
     int e = n == 1 ? 0 : n < 0 ? errno : EIO;
     /* Closed before anything is reported: if the monitor never got it, notified calls now fail with
      * ENOSYS instead of waiting for a listener that is gone. */

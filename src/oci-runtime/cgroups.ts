@@ -4,9 +4,10 @@
  * devices controller; on v2 they become an eBPF device program attached to the cgroup
  * (device-filter.ts).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StockadeError } from '../errors.js';
+import { removeCgroupDir } from '../host/cgroup-dir.js';
 import { attachDeviceFilter } from './device-filter.js';
 import type { OciDeviceRule, OciResources } from './spec.js';
 
@@ -153,18 +154,7 @@ function rmTree(dir: string): void {
     return;
   }
   for (const e of entries) rmTree(join(dir, e));
-  for (let i = 0; i < 100; i++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (code !== 'EBUSY') return;
-      const until = Date.now() + 5;
-      while (Date.now() < until) { /* the last task is still exiting */ }
-    }
-  }
+  removeCgroupDir(dir);
 }
 
 export function removeContainerCgroup(layout: CgroupLayout): void {

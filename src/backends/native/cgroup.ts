@@ -4,6 +4,7 @@
  * its own directory named stockade-<pid>-<n>; cleanup removes it, and every new sandbox first
  * sweeps directories whose stockade process is gone (a stockade killed with SIGKILL cannot clean).
  */
+import { removeCgroupDir } from '../../host/cgroup-dir.js';
 import { processAlive } from '../../host/processes.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -76,20 +77,7 @@ export function sweep(base: string): number {
   return removed;
 }
 
-function rmdirRetry(dir: string): void {
-  for (let i = 0; i < 50; i++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (code !== 'EBUSY') return;
-      const until = Date.now() + 2;
-      while (Date.now() < until) { /* the last process is still exiting */ }
-    }
-  }
-}
+const rmdirRetry = (dir: string): void => removeCgroupDir(dir, 50, 2);
 
 function counterValue(text: string, key: string): number {
   const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
