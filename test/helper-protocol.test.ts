@@ -99,6 +99,8 @@ const VECTORS: Record<string, Plan> = {
       { op: 'user', uid: 1000, gid: 1000, groups: [] },
       { op: 'capabilitySets', bounding: capMask(0, 1, 10, 40, 63), effective: capMask(10), permitted: capMask(0, 10), inheritable: capMask(10, 40), ambient: capMask(10) },
       { op: 'setsid', terminal: true },
+      { op: 'execLabel', lsm: 'apparmor', label: 'containers-default-0.50.0' },
+      { op: 'execLabel', lsm: 'selinux', label: 'system_u:system_r:container_t:s0:c1,c2 "ü"' },
       { op: 'noNewPrivs' },
       { op: 'seccomp', program: Buffer.from('060000000000c07f', 'hex'), flags: 8, log: false },
       { op: 'seccomp', program: Buffer.from('060000000000ff7f', 'hex'), flags: 0, log: false },
@@ -119,6 +121,7 @@ const VECTORS: Record<string, Plan> = {
       { op: 'cgroup', procsFiles: ['/sys/fs/cgroup/pids/c1/cgroup.procs'] },
       { op: 'user', uid: 0, gid: 0, groups: [] },
       { op: 'capabilitySets', bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n },
+      { op: 'execLabel', lsm: 'apparmor', label: 'unconfined' },
       { op: 'noNewPrivs' },
       { op: 'exec', path: '/bin/sh', argv: ['sh'], env: ['TERM=xterm'], cwd: '/work dir' },
     ],
@@ -202,7 +205,7 @@ test('the minimal plan, byte for byte', () => {
   assert.equal(OPCODES.exec, 23);
 });
 
-test('the new ops, byte for byte: codes 24..32, the detached flag, a negative oomScoreAdj', () => {
+test('the new ops, byte for byte: codes 24..33, the detached flag, a negative oomScoreAdj', () => {
   const b = encodePlan({ version: 1, wallTimeoutMs: 0, detached: true, verbose: true, ops: [{ op: 'oomScoreAdj', value: -2 }, exec] });
   assert.equal(b.readUInt16LE(6), 3); // verbose | detached
   assert.equal(b.subarray(PLAN_HEADER_SIZE, PLAN_HEADER_SIZE + 12).toString('hex'), '1a00' + '0000' + '04000000' + 'feffffff');
@@ -212,8 +215,13 @@ test('the new ops, byte for byte: codes 24..32, the detached flag, a negative oo
     '0110000000000000' + '0000040000000000' + '01000000' + '64' + '01');
   assert.deepEqual(
     Object.entries(OPCODES).filter(([, c]) => c >= 24).sort((x, y) => x[1] - y[1]).map(([n]) => n),
-    ['startGate', 'consoleSocket', 'oomScoreAdj', 'joinNamespace', 'rootfs', 'mount', 'sysctl', 'capabilitySets', 'seccompListener'],
+    ['startGate', 'consoleSocket', 'oomScoreAdj', 'joinNamespace', 'rootfs', 'mount', 'sysctl', 'capabilitySets', 'seccompListener', 'execLabel'],
   );
+  // execLabel: code 33, u32 lsm (1 apparmor, 2 selinux), str label
+  const a = encodePlan({ version: 1, wallTimeoutMs: 0, ops: [{ op: 'execLabel', lsm: 'apparmor', label: 'p1' }, { op: 'execLabel', lsm: 'selinux', label: 's' }, exec] });
+  assert.equal(a.subarray(PLAN_HEADER_SIZE, PLAN_HEADER_SIZE + 8 + 10 + 8 + 9).toString('hex'),
+    '2100' + '0000' + '0a000000' + '01000000' + '02000000' + '7031' +
+    '2100' + '0000' + '09000000' + '02000000' + '01000000' + '73');
   const l = encodePlan({ version: 1, wallTimeoutMs: 0, ops: [{ op: 'seccompListener', path: '/s', metadata: 'm', state: '{}' }, exec] });
   assert.equal(l.subarray(PLAN_HEADER_SIZE, PLAN_HEADER_SIZE + 8 + 17).toString('hex'),
     '2000' + '0000' + '11000000' + '02000000' + '2f73' + '01000000' + '6d' + '02000000' + '7b7d');
@@ -332,6 +340,15 @@ const REFUSED: Array<[string, Buffer, RegExp]> = [
       ['a seccomp listener after namespaces', plan([ns({}), listener, filter(8), exec]), /a monitor op cannot follow the namespaces phase/],
     ];
   })(),
+  // execLabel
+  ['two apparmor labels', plan([{ op: 'execLabel', lsm: 'apparmor', label: 'a' }, { op: 'execLabel', lsm: 'apparmor', label: 'b' }, exec]), /op 1 \(execLabel\): a second apparmor label: at most one execLabel op per LSM/],
+  ['two selinux labels', plan([{ op: 'execLabel', lsm: 'selinux', label: 'a' }, { op: 'execLabel', lsm: 'apparmor', label: 'b' }, { op: 'execLabel', lsm: 'selinux', label: 'c' }, exec]), /op 2 \(execLabel\): a second selinux label/],
+  ['a label of 4096 bytes', plan([{ op: 'execLabel', lsm: 'apparmor', label: 'p'.repeat(4096) }, exec]), /label is 4096 bytes long; at most 4095/],
+  ['an empty label', plan([{ op: 'execLabel', lsm: 'selinux', label: '' }, exec]), /the label is empty/],
+  ['a label with a newline', plan([{ op: 'execLabel', lsm: 'apparmor', label: 'a\nb' }, exec]), /the label contains the control character 0x0a/],
+  ['an unknown lsm', (() => { const b = Buffer.from(plan([{ op: 'execLabel', lsm: 'apparmor', label: 'a' }, exec])); b.writeUInt32LE(3, PLAN_HEADER_SIZE + 8); return b; })(), /lsm 3 is not 1 \(apparmor\) or 2 \(selinux\)/],
+  ['a label after noNewPrivs', plan([{ op: 'noNewPrivs' }, { op: 'execLabel', lsm: 'apparmor', label: 'a' }, exec]), /an? execLabel op cannot follow the noNewPrivs phase/],
+  ['a label before setsid', plan([{ op: 'execLabel', lsm: 'apparmor', label: 'a' }, { op: 'setsid', terminal: false }, exec]), /a setsid op cannot follow the execLabel phase/],
   ['a capabilitySets body cut short', withU32(plan([{ op: 'capabilitySets', bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n }, exec]), PLAN_HEADER_SIZE + 4, 32), /ambient needs 4 bytes but only 0 are left|op 1 \(exec\)|op count/],
 ];
 
@@ -376,6 +393,8 @@ test('the encoder refuses what the wire cannot carry', () => {
     [{ op: 'mount', source: 's', target: '/t', fstype: 't', flags: -1n, propagation: 0n, data: '', kind: 'dir' }, /flags must be an integer/],
     [{ op: 'mount', source: 's', target: '/t', fstype: 't', flags: 0n, propagation: 0n, data: '', kind: 'socket' as 'dir' }, /mount kind must be "dir" or "file"/],
     [{ op: 'capabilitySets', bounding: 1n << 64n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n }, /bounding must be an integer/],
+    [{ op: 'execLabel', lsm: 'smack' as 'apparmor', label: 'x' }, /execLabel lsm must be "apparmor" or "selinux"/],
+    [{ op: 'execLabel', lsm: 'apparmor', label: 'a\0b' }, /label contains a NUL/],
   ];
   for (const [op, re] of bad) {
     assert.throws(() => plan([op, exec]), (e: unknown) => e instanceof StockadeError && e.code === 'input' && re.test(e.message), JSON.stringify(op, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));

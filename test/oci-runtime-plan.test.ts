@@ -25,6 +25,7 @@ function input(text: string, extra: Partial<PlanInput> = {}): PlanInput {
     fileSources: new Set(),
     cgroupProcsFiles: ['/sys/fs/cgroup/pids/x/cgroup.procs'],
     cgroupV2Only: false,
+    lsm: { apparmor: false, selinux: false },
     gateFifo: '/run/stockade/x/exec.fifo',
     ...extra,
   };
@@ -101,10 +102,75 @@ describe('oci runtime: podman config to plan', () => {
 
   it('plans exec as joins of the container init\'s namespaces, the mount namespace last, and no mounts', () => {
     const spec = parseOciSpec(podmanConfig, 'config.json');
-    const plan = planForExec(spec.process!, { initPid: 4242, namespaces: ['pid', 'net', 'ipc', 'uts', 'mount'] }, { source: 'p.json', cgroupProcsFiles: [] }, true);
+    const plan = planForExec(spec.process!, { initPid: 4242, namespaces: ['pid', 'net', 'ipc', 'uts', 'mount'] }, { source: 'p.json', cgroupProcsFiles: [], lsm: { apparmor: false, selinux: false } }, true);
     const joins = ops(plan, 'joinNamespace') as Extract<PlanOp, { op: 'joinNamespace' }>[];
     assert.deepEqual(joins.map((j) => j.path), ['/proc/4242/ns/ipc', '/proc/4242/ns/uts', '/proc/4242/ns/net', '/proc/4242/ns/pid', '/proc/4242/ns/mnt']);
     assert.equal(plan.ops.some((o) => ['rootfs', 'mount', 'pivotRoot', 'namespaces'].includes(o.op)), false);
+  });
+});
+
+describe('oci runtime: AppArmor and SELinux labels', () => {
+  const AA = { apparmor: true, selinux: false };
+  const SE = { apparmor: false, selinux: true };
+  const NONE = { apparmor: false, selinux: false };
+  const withProfile = edit((c) => { c.process.apparmorProfile = 'containers-default-0.50.0'; c.process.noNewPrivileges = true; });
+  const withLabel = edit((c) => { c.process.selinuxLabel = 'system_u:system_r:container_t:s0:c1,c2'; c.process.noNewPrivileges = true; });
+  const before = (plan: { ops: PlanOp[] }, a: PlanOp['op'], b: PlanOp['op']) => {
+    const i = plan.ops.findIndex((o) => o.op === a);
+    const j = plan.ops.findIndex((o) => o.op === b);
+    assert.ok(i >= 0 && j >= 0 && i < j, `${a} (at ${i}) must come before ${b} (at ${j})`);
+  };
+
+  it('applies process.apparmorProfile where AppArmor is enabled, after setsid and before no_new_privs', () => {
+    const plan = planForCreate(input(withProfile, { lsm: AA }));
+    assert.deepEqual(ops(plan, 'execLabel'), [{ op: 'execLabel', lsm: 'apparmor', label: 'containers-default-0.50.0' }]);
+    before(plan, 'setsid', 'execLabel');
+    before(plan, 'execLabel', 'noNewPrivs');
+    // stockade's hardening adds no_new_privs too: still after the label
+    const hardened = planForCreate(input(edit((c) => { c.process.apparmorProfile = 'p'; }), { lsm: AA, hardening: { seccomp: Buffer.alloc(8) } }));
+    before(hardened, 'execLabel', 'noNewPrivs');
+  });
+
+  it('refuses process.apparmorProfile where AppArmor is not enabled, naming what is missing', () => {
+    rejects(withProfile, 'unsupported', /^config\.json: process\.apparmorProfile: AppArmor is not enabled on this host \(\/sys\/module\/apparmor\/parameters\/enabled .*profile "containers-default-0\.50\.0"/, { lsm: NONE });
+    rejects(withProfile, 'unsupported', /process\.apparmorProfile: AppArmor is not enabled/, { lsm: SE });
+  });
+
+  it('skips "unconfined" where AppArmor is not enabled, and applies it where it is (as runc)', () => {
+    const unconfined = edit((c) => { c.process.apparmorProfile = 'unconfined'; });
+    assert.deepEqual(ops(planForCreate(input(unconfined, { lsm: NONE })), 'execLabel'), []);
+    assert.deepEqual(ops(planForCreate(input(unconfined, { lsm: AA })), 'execLabel'), [{ op: 'execLabel', lsm: 'apparmor', label: 'unconfined' }]);
+    assert.deepEqual(ops(planForCreate(input(podmanConfig, { lsm: AA })), 'execLabel'), [], 'no profile, no op');
+  });
+
+  it('applies process.selinuxLabel where SELinux is enabled and refuses it elsewhere', () => {
+    const plan = planForCreate(input(withLabel, { lsm: SE }));
+    assert.deepEqual(ops(plan, 'execLabel'), [{ op: 'execLabel', lsm: 'selinux', label: 'system_u:system_r:container_t:s0:c1,c2' }]);
+    before(plan, 'setsid', 'execLabel');
+    before(plan, 'execLabel', 'noNewPrivs');
+    rejects(withLabel, 'unsupported', /^config\.json: process\.selinuxLabel: SELinux is not enabled on this host \(no \/sys\/fs\/selinux\/enforce\)/, { lsm: AA });
+  });
+
+  it('refuses linux.mountLabel: without SELinux it cannot apply, with SELinux the mounts are not labelled yet', () => {
+    rejects(podmanConfig, 'unsupported', /^config\.json: linux\.mountLabel: SELinux is not enabled on this host/, { lsm: NONE, mountLabel: 'system_u:object_r:container_file_t:s0:c1,c2' });
+    rejects(podmanConfig, 'unsupported', /^config\.json: linux\.mountLabel: stockade-runtime does not label mounts .*label=disable/, { lsm: SE, mountLabel: 'system_u:object_r:container_file_t:s0:c1,c2' });
+  });
+
+  it('refuses a label the helper could not take', () => {
+    rejects(edit((c) => { c.process.apparmorProfile = 'p'.repeat(4096); }), 'input', /process\.apparmorProfile: is longer than 4095 bytes/, { lsm: AA });
+    rejects(edit((c) => { c.process.apparmorProfile = 'a\nb'; }), 'input', /process\.apparmorProfile: contains a control character/, { lsm: AA });
+  });
+
+  it('applies the --process file\'s labels for exec, or refuses them as create does', () => {
+    const proc = parseOciSpec(withProfile, 'config.json').process!;
+    const container = { initPid: 4242, namespaces: ['pid' as const, 'mount' as const] };
+    const plan = planForExec({ ...proc, selinuxLabel: 'system_u:system_r:container_t:s0' }, container, { source: 'p.json', cgroupProcsFiles: [], lsm: { apparmor: true, selinux: true } }, true);
+    assert.deepEqual(ops(plan, 'execLabel'), [
+      { op: 'execLabel', lsm: 'apparmor', label: 'containers-default-0.50.0' },
+      { op: 'execLabel', lsm: 'selinux', label: 'system_u:system_r:container_t:s0' },
+    ]);
+    before(plan, 'execLabel', 'noNewPrivs');
+    assert.throws(() => planForExec(proc, container, { source: 'p.json', cgroupProcsFiles: [], lsm: NONE }, true), /p\.json: process\.apparmorProfile: AppArmor is not enabled/);
   });
 });
 
@@ -120,7 +186,7 @@ describe('oci runtime: bad config.json', () => {
     rejects(edit((c) => { c.process.capabilities.bounding.push('CAP_FLY'); }), 'unsupported', /process\.capabilities\.bounding\[14\]/);
     rejects(edit((c) => { c.mounts[0].destination = 'proc'; }), 'input', /mounts\[0\]\.destination/);
     rejects(edit((c) => { c.mounts[5].options.push('idmap'); }), 'unsupported', /mounts\[5\]\.options: option idmap/);
-    rejects(edit((c) => { c.process.apparmorProfile = 'containers-default'; }), 'unsupported', /process\.apparmorProfile/);
+    rejects(edit((c) => { c.process.apparmorProfile = 'containers-default'; }), 'unsupported', /process\.apparmorProfile: AppArmor is not enabled on this host/);
     rejects(edit((c) => { c.linux.resources.blockIO = { weight: 10 }; }), 'unsupported', /linux\.resources\.blockIO/);
     rejects(edit((c) => { c.linux.seccomp.syscalls[0].action = 'SCMP_ACT_FLY'; }), 'input', /linux\.seccomp/);
     rejects(edit((c) => { c.linux.sysctl = { 'net/ipv4': '1' }; }), 'input', /linux\.sysctl\.net\/ipv4/);
@@ -166,7 +232,7 @@ describe('oci runtime: SCMP_ACT_NOTIFY and linux.seccomp.listenerPath', () => {
     const spec = parseOciSpec(withListener, 'config.json');
     const listener = seccompListenerOp(spec, 'config.json', { id: 'c1', status: 'running', bundle: '/b' })!;
     assert.equal(JSON.parse(listener.state).status, 'running');
-    const plan = planForExec(spec.process!, { initPid: 4242, namespaces: ['pid', 'mount'] }, { source: 'p.json', cgroupProcsFiles: [], seccomp, listener }, true);
+    const plan = planForExec(spec.process!, { initPid: 4242, namespaces: ['pid', 'mount'] }, { source: 'p.json', cgroupProcsFiles: [], seccomp, listener, lsm: { apparmor: false, selinux: false } }, true);
     assert.deepEqual(ops(plan, 'seccompListener'), [listener]);
     assert.deepEqual((ops(plan, 'seccomp') as Extract<PlanOp, { op: 'seccomp' }>[]).map((o) => o.flags), [8]);
   });

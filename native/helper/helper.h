@@ -20,6 +20,7 @@
  *                rootfs op's read-only seal, the general mount op, sysctl
  *   sandbox.c    the sandbox init (pid 1, reaper) and the workload's setup up to execve
  *   caps.c       rlimits, identity (user op), capabilities, no_new_privs
+ *   lsm.c        the execLabel op: the AppArmor profile or SELinux context the workload's execve enters
  *   landlock.c   Landlock
  *   seccomp.c    seccomp; the workload's half of the seccompListener hand-over
  *   pty.c        the terminal: pty pair, relay, raw mode, window size
@@ -62,13 +63,13 @@ enum op_kind {
     OP_MKDIR, OP_SYMLINK, OP_HIDE, OP_READ_ONLY, OP_PIVOT_ROOT, OP_HOSTNAME, OP_RLIMIT, OP_CGROUP, OP_USER,
     OP_CAPABILITIES, OP_SETSID, OP_NO_NEW_PRIVS, OP_LANDLOCK, OP_SECCOMP, OP_EXEC,
     OP_START_GATE, OP_CONSOLE_SOCKET, OP_OOM_SCORE_ADJ, OP_JOIN_NAMESPACE, OP_ROOTFS, OP_MOUNT, OP_SYSCTL,
-    OP_CAPABILITY_SETS, OP_SECCOMP_LISTENER, OP_KIND_END
+    OP_CAPABILITY_SETS, OP_SECCOMP_LISTENER, OP_EXEC_LABEL, OP_KIND_END
 };
 
 /* Phases; their names are the `step` of status lines. */
 enum phase {
     PH_MONITOR, PH_NAMESPACES, PH_IDMAP, PH_MOUNT, PH_HOSTNAME, PH_RLIMIT, PH_CGROUP, PH_USER, PH_CAPABILITIES,
-    PH_SETSID, PH_NO_NEW_PRIVS, PH_LANDLOCK, PH_SECCOMP, PH_EXEC, PH_END
+    PH_SETSID, PH_EXEC_LABEL, PH_NO_NEW_PRIVS, PH_LANDLOCK, PH_SECCOMP, PH_EXEC, PH_END
 };
 
 #define NS_USER 0x01u
@@ -118,6 +119,10 @@ enum phase {
 /* SECCOMP_FILTER_FLAG_NEW_LISTENER (linux/seccomp.h): the filter's load returns a notify fd. */
 #define SECCOMP_FLAG_NEW_LISTENER 8u
 
+/* The execLabel op's LSM. */
+#define LSM_APPARMOR 1u
+#define LSM_SELINUX 2u
+
 #define MOUNT_KIND_DIR 0u
 #define MOUNT_KIND_FILE 1u
 
@@ -156,6 +161,8 @@ struct op {
         struct { uint64_t bounding, effective, permitted, inheritable, ambient; } capsets;
         /* seccompListener: the unix socket, the metadata, the OCI state (a JSON object without pid) */
         struct { char *path, *metadata, *state; } listener;
+        /* execLabel: LSM_* and the profile (AppArmor) or context (SELinux) the next execve enters */
+        struct { uint32_t lsm; char *label; } label;
     } u;
 };
 
@@ -179,6 +186,7 @@ enum phase op_phase(enum op_kind k);
 const char *phase_name(enum phase ph);
 const char *rlimit_name(uint32_t resource);
 const char *ns_type_name(uint32_t ns_bit); /* "pid", "net", ... */
+const char *lsm_name(uint32_t lsm);        /* "apparmor", "selinux" */
 bool plan_validate(struct plan *p, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -273,6 +281,9 @@ int apply_user(const struct op *op, bool keep_caps, bool in_userns);
 int apply_capabilities(const struct op *op);
 int apply_capability_sets(const struct op *op);
 int apply_no_new_privs(void);
+
+/* lsm.c */
+int apply_exec_label(const struct op *op);
 
 /* landlock.c, seccomp.c */
 int apply_landlock(const struct op *op);

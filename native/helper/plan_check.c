@@ -21,6 +21,7 @@ static const char *const op_names[OP_KIND_END] = {
     [OP_CONSOLE_SOCKET] = "consoleSocket", [OP_OOM_SCORE_ADJ] = "oomScoreAdj",
     [OP_JOIN_NAMESPACE] = "joinNamespace", [OP_ROOTFS] = "rootfs", [OP_MOUNT] = "mount",
     [OP_SYSCTL] = "sysctl", [OP_CAPABILITY_SETS] = "capabilitySets", [OP_SECCOMP_LISTENER] = "seccompListener",
+    [OP_EXEC_LABEL] = "execLabel",
 };
 
 /* The phase of each op (PHASES in src/helper/plan.ts): by table, since codes 24.. were appended. */
@@ -34,13 +35,14 @@ static const enum phase op_phases[OP_KIND_END] = {
     [OP_READ_ONLY] = PH_MOUNT, [OP_PIVOT_ROOT] = PH_MOUNT, [OP_HOSTNAME] = PH_HOSTNAME,
     [OP_RLIMIT] = PH_RLIMIT, [OP_CGROUP] = PH_CGROUP, [OP_USER] = PH_USER,
     [OP_CAPABILITIES] = PH_CAPABILITIES, [OP_CAPABILITY_SETS] = PH_CAPABILITIES, [OP_SETSID] = PH_SETSID,
-    [OP_NO_NEW_PRIVS] = PH_NO_NEW_PRIVS, [OP_LANDLOCK] = PH_LANDLOCK, [OP_SECCOMP] = PH_SECCOMP,
+    [OP_EXEC_LABEL] = PH_EXEC_LABEL, [OP_NO_NEW_PRIVS] = PH_NO_NEW_PRIVS, [OP_LANDLOCK] = PH_LANDLOCK,
+    [OP_SECCOMP] = PH_SECCOMP,
     [OP_EXEC] = PH_EXEC,
 };
 
 static const char *const phase_names[PH_END] = {
     "monitor", "namespaces", "idmap", "mount", "hostname", "rlimit", "cgroup", "user", "capabilities",
-    "setsid", "noNewPrivs", "landlock", "seccomp", "exec",
+    "setsid", "execLabel", "noNewPrivs", "landlock", "seccomp", "exec",
 };
 
 static const char *const rlimit_names[16] = {
@@ -71,6 +73,11 @@ const char *ns_type_name(uint32_t ns)
     }
 }
 
+const char *lsm_name(uint32_t lsm)
+{
+    return lsm == LSM_APPARMOR ? "apparmor" : lsm == LSM_SELINUX ? "selinux" : "?";
+}
+
 static bool is_root_op(enum op_kind k)
 {
     return k == OP_ROOT_TMPFS || k == OP_ROOT_BIND || k == OP_ROOTFS;
@@ -80,7 +87,8 @@ static bool is_root_op(enum op_kind k)
 static bool repeatable(enum op_kind k)
 {
     return (op_phase(k) == PH_MOUNT && !is_root_op(k) && k != OP_PIVOT_ROOT) || k == OP_RLIMIT ||
-           k == OP_CGROUP || k == OP_JOIN_NAMESPACE || k == OP_SECCOMP; /* seccomp: filters stack */
+           k == OP_CGROUP || k == OP_JOIN_NAMESPACE || k == OP_SECCOMP || /* seccomp: filters stack */
+           k == OP_EXEC_LABEL; /* once per LSM (check_new_op) */
 }
 
 /* The namespace a sysctl belongs to (runc's list), 0 for one that is not namespaced: writing that
@@ -155,6 +163,10 @@ static bool check_new_op(struct check *d, const struct op *op)
         if (!found)
             return fail(d, "a seccomp listener needs a seccomp op with SECCOMP_FILTER_FLAG_NEW_LISTENER (8)");
     }
+    if (op->kind == OP_EXEC_LABEL)
+        for (const struct op *o = p->first[OP_EXEC_LABEL]; o < op; o++)
+            if (o->kind == OP_EXEC_LABEL && o->u.label.lsm == op->u.label.lsm)
+                return fail(d, "a second %s label: at most one execLabel op per LSM", lsm_name(op->u.label.lsm));
     if (op->kind == OP_CAPABILITY_SETS) {
         const typeof(op->u.capsets) *c = &op->u.capsets;
         if (c->effective & ~c->permitted)
@@ -179,7 +191,7 @@ bool plan_validate(struct plan *p, char *err, size_t errlen)
         d->opi = i;
         if (ph < last)
             return fail(d, "a %s op cannot follow the %s phase: phases run in the order monitor, namespaces, "
-                           "idmap, mount, hostname, rlimit, cgroup, user, capabilities, setsid, noNewPrivs, "
+                           "idmap, mount, hostname, rlimit, cgroup, user, capabilities, setsid, execLabel, noNewPrivs, "
                            "landlock, seccomp, exec", phase_name(ph), phase_name(last));
         last = ph;
         if (p->first[op->kind] != NULL && !repeatable(op->kind))

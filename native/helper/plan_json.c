@@ -219,6 +219,10 @@ static void render_op(struct sbuf *b, const struct op *op)
         kstr(b, "metadata", op->u.listener.metadata);
         kstr(b, "state", op->u.listener.state);
         break;
+    case OP_EXEC_LABEL:
+        kstr(b, "lsm", lsm_name(op->u.label.lsm));
+        kstr(b, "label", op->u.label.label);
+        break;
     }
     sb_puts(b, "}");
 }

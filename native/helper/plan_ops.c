@@ -79,6 +79,23 @@ static bool decode_sysctl(struct dec *d, struct rd *r, struct op *op)
     return true;
 }
 
+/* execLabel: an LSM and a label of 1 to 4095 bytes without control characters (it is written to a
+ * /proc attr file, where a newline would end it). */
+static bool decode_exec_label(struct dec *d, struct rd *r, struct op *op)
+{
+    typeof(op->u.label) *l = &op->u.label;
+    if (!rd_u32(d, r, "lsm", &l->lsm) || !rd_str(d, r, "label", PLAN_MAX_PATH, &l->label))
+        return false;
+    if (l->lsm != LSM_APPARMOR && l->lsm != LSM_SELINUX)
+        return dec_fail(d, "lsm %u is not 1 (apparmor) or 2 (selinux)", l->lsm);
+    if (l->label[0] == 0)
+        return dec_fail(d, "the label is empty");
+    for (const char *c = l->label; *c != 0; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return dec_fail(d, "the label contains the control character 0x%02x", (unsigned)(unsigned char)*c);
+    return true;
+}
+
 bool decode_body(struct dec *d, struct rd *r, struct op *op)
 {
     typeof(op->u.mnt) *m = &op->u.mnt;
@@ -219,6 +236,8 @@ bool decode_body(struct dec *d, struct rd *r, struct op *op)
         return (n >= 2 && l->state[0] == '{' && l->state[n - 1] == '}') ||
                dec_fail(d, "the state is not a JSON object ({...})");
     }
+    case OP_EXEC_LABEL:
+        return decode_exec_label(d, r, op);
     case OP_KIND_END:
         break;
     }

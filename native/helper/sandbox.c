@@ -8,7 +8,7 @@
  * usual signal semantics and orphans are reaped.
  *
  * The workload process applies what belongs to it alone, in the order of the plan's phases: rlimits,
- * user, capabilities, setsid, no_new_privs, Landlock, then announces itself, loads seccomp last and
+ * user, capabilities, setsid, the LSM exec label, no_new_privs, Landlock, then announces itself, loads seccomp last and
  * calls execve.
  */
 #include <errno.h>
@@ -135,6 +135,11 @@ static void __attribute__((noreturn)) workload_main(struct sandbox_ctx *c, int e
         case OP_SETSID:
             /* A new session: TIOCSTI and job control cannot reach the caller's terminal. */
             r = op->u.terminal ? pty_attach(c->pty_slave) : (setsid() < 0 ? status_error("setsid", errno, "setsid: %s", strerror(errno)) : 0);
+            break;
+        case OP_EXEC_LABEL:
+            /* The AppArmor profile or SELinux context execve enters: after the identity (writing one's
+             * own attr needs no privilege), before no_new_privs, as runc does. */
+            r = apply_exec_label(op);
             break;
         case OP_NO_NEW_PRIVS:
             /* Before Landlock and seccomp, which an unprivileged process may only use with it. */

@@ -111,13 +111,18 @@ export type PlanOp =
   | { op: 'capabilitySets'; bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
   // 8. setsid (a new session: TIOCSTI cannot reach the caller's terminal); with `terminal`, a new pty
   | { op: 'setsid'; terminal: boolean }
-  // 9. no_new_privs
+  // 9. execLabel (OCI process.apparmorProfile, process.selinuxLabel): the label the workload's execve
+  //    enters, written to /proc/thread-self/attr (the sandbox's own proc mount): AppArmor "exec <label>"
+  //    to attr/apparmor/exec (attr/exec on kernels without it), SELinux the context to attr/exec. Before
+  //    no_new_privs, as runc does. At most one per LSM; 1 to 4095 bytes, no control characters.
+  | { op: 'execLabel'; lsm: 'apparmor' | 'selinux'; label: string }
+  // 10. no_new_privs
   | { op: 'noNewPrivs' }
-  // 10. Landlock
+  // 11. Landlock
   | { op: 'landlock'; ruleset: LandlockRuleset }
-  // 11. seccomp, last before execve so the filter need not allow the setup's own syscalls
+  // 12. seccomp, last before execve so the filter need not allow the setup's own syscalls
   | { op: 'seccomp'; program: Buffer; /** SECCOMP_FILTER_FLAG_* */ flags: number; /** log violations instead of failing (SECCOMP_FILTER_FLAG_LOG) */ log: boolean }
-  // 12. execve
+  // 13. execve
   | { op: 'exec'; path: string; argv: string[]; env: string[]; cwd: string };
 
 export interface Plan {
@@ -149,6 +154,7 @@ export const PHASES: ReadonlyArray<ReadonlyArray<PlanOp['op']>> = [
   ['user'],
   ['capabilities', 'capabilitySets'],
   ['setsid'],
+  ['execLabel'],
   ['noNewPrivs'],
   ['landlock'],
   ['seccomp'],

@@ -29,7 +29,7 @@ export const OPCODES: Readonly<Record<PlanOp['op'], number>> = {
   hide: 11, readOnly: 12, pivotRoot: 13, hostname: 14, rlimit: 15, cgroup: 16, user: 17, capabilities: 18,
   setsid: 19, noNewPrivs: 20, landlock: 21, seccomp: 22, exec: 23,
   startGate: 24, consoleSocket: 25, oomScoreAdj: 26, joinNamespace: 27, rootfs: 28, mount: 29, sysctl: 30,
-  capabilitySets: 31, seccompListener: 32,
+  capabilitySets: 31, seccompListener: 32, execLabel: 33,
 };
 
 /** Header flag bits. */
@@ -117,6 +117,8 @@ class Writer {
 
 const NS_BITS = { user: 1, pid: 2, mount: 4, net: 8, uts: 16, ipc: 32, cgroup: 64 } as const;
 const MOUNT_KINDS = { dir: 0, file: 1 } as const;
+/** The execLabel op's LSM on the wire. */
+export const LSM_CODES = { apparmor: 1, selinux: 2 } as const;
 
 function encodeBody(op: PlanOp, w: Writer): void {
   switch (op.op) {
@@ -274,6 +276,13 @@ function encodeBody(op: PlanOp, w: Writer): void {
       w.str(op.metadata, 'metadata');
       w.str(op.state, 'state');
       return;
+    case 'execLabel': {
+      const lsm = (LSM_CODES as Record<string, number>)[op.lsm];
+      if (lsm === undefined) throw new StockadeError('input', `execLabel lsm must be "apparmor" or "selinux"; got "${op.lsm}"`);
+      w.u32(lsm, 'lsm');
+      w.str(op.label, 'label');
+      return;
+    }
     case 'capabilitySets':
       w.u64(op.bounding, 'bounding');
       w.u64(op.effective, 'effective');

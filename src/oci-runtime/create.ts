@@ -4,7 +4,7 @@
  * start gate; `run` waits for it to end. Any failure undoes everything done so far.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StockadeError } from '../errors.js';
@@ -15,7 +15,7 @@ import { runHooks } from './hooks.js';
 import { compileContainerSeccomp, compileStockadeDefault } from './seccomp.js';
 import { parseOciSpec, type OciDeviceRule, type OciSpec } from './spec.js';
 import { claimId, processStart, removeStateDir, writeFast, writeState, type ContainerState } from './state.js';
-import { hardeningWanted, planForCreate, type PlanInput } from './to-plan.js';
+import { hardeningWanted, planForCreate, type HostLsm, type PlanInput } from './to-plan.js';
 
 export interface GlobalOptions {
   root: string;
@@ -49,7 +49,20 @@ const HARDENED_DEFAULT_DEVICES: OciDeviceRule[] = [
 
 const NS_JOINABLE: Record<string, JoinableNamespace> = { pid: 'pid', network: 'net', mount: 'mount', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup' };
 
-function readSpec(bundle: string): { spec: OciSpec; configPath: string } {
+/**
+ * The label-based LSMs enabled on this host, decided as runc and podman decide it: AppArmor when
+ * /sys/module/apparmor/parameters/enabled reads "Y" and securityfs has /sys/kernel/security/apparmor;
+ * SELinux when /sys/fs/selinux/enforce exists.
+ */
+export function hostLsm(): HostLsm {
+  let aaEnabled = false;
+  try {
+    aaEnabled = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+  } catch { /* no AppArmor in this kernel */ }
+  return { apparmor: aaEnabled && existsSync('/sys/kernel/security/apparmor'), selinux: existsSync('/sys/fs/selinux/enforce') };
+}
+
+function readSpec(bundle: string): { spec: OciSpec; configPath: string; mountLabel?: string } {
   const configPath = join(bundle, 'config.json');
   let text: string;
   try {
@@ -57,7 +70,11 @@ function readSpec(bundle: string): { spec: OciSpec; configPath: string } {
   } catch (e) {
     throw new StockadeError('input', `cannot read the bundle's config.json: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, configPath);
   }
-  return { spec: parseOciSpec(text, configPath), configPath };
+  const spec = parseOciSpec(text, configPath);
+  // linux.mountLabel is not part of OciSpec (spec.ts); read here so that it is never dropped unseen.
+  const label = (JSON.parse(text) as { linux?: { mountLabel?: unknown } }).linux?.mountLabel;
+  if (label !== undefined && label !== null && typeof label !== 'string') throw new StockadeError('input', 'must be a string', `${configPath}: linux.mountLabel`);
+  return label ? { spec, configPath, mountLabel: label } : { spec, configPath };
 }
 
 function fileSources(spec: OciSpec, bundle: string, configPath: string): Set<string> {
@@ -106,14 +123,15 @@ export interface Prepared {
 /** Everything before the helper starts; on failure nothing is left behind. */
 export async function prepare(g: GlobalOptions, o: CreateOptions, gate: boolean): Promise<Prepared> {
   const bundle = resolve(o.bundle);
-  const { spec, configPath } = readSpec(bundle);
+  const { spec, configPath, mountLabel } = readSpec(bundle);
   const rootfs = isAbsolute(spec.root.path) ? spec.root.path : join(bundle, spec.root.path);
   if (!statSync(rootfs, { throwIfNoEntry: false })?.isDirectory()) {
     throw new StockadeError('input', `the root file system ${rootfs} does not exist or is not a directory`, `${configPath}: root.path`);
   }
   const v2Only = cgroupV2Only();
-  const base: PlanInput = { spec, source: configPath, rootfs, bundle, fileSources: fileSources(spec, bundle, configPath), cgroupProcsFiles: [], cgroupV2Only: v2Only, container: { id: o.id, status: 'creating', bundle } };
+  const base: PlanInput = { spec, source: configPath, rootfs, bundle, fileSources: fileSources(spec, bundle, configPath), cgroupProcsFiles: [], cgroupV2Only: v2Only, lsm: hostLsm(), container: { id: o.id, status: 'creating', bundle } };
   if (o.consoleSocket) base.consoleSocket = o.consoleSocket;
+  if (mountLabel) base.mountLabel = mountLabel;
   planForCreate(base); // refuses what cannot be planned before anything is made
   const dir = claimId(g.root, o.id);
   let cgroup: CgroupLayout | undefined;

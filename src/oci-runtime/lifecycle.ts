@@ -9,7 +9,7 @@ import { StockadeError } from '../errors.js';
 import { spawnHelper } from '../helper/client.js';
 import type { HelperStatus } from '../helper/plan.js';
 import { cgroupPids, removeContainerCgroup } from './cgroups.js';
-import type { GlobalOptions } from './create.js';
+import { hostLsm, type GlobalOptions } from './create.js';
 import { runHooks } from './hooks.js';
 import { compileContainerSeccomp, compileStockadeDefault } from './seccomp.js';
 import { parseOciProcess, parseOciSpec, type OciProcess, type OciSpec } from './spec.js';
@@ -162,7 +162,7 @@ export async function exec(g: GlobalOptions, id: string, o: ExecOptions): Promis
   const spec = savedSpec(g, id);
   const proc = execProcess(spec, o);
   const source = o.process ?? 'exec';
-  const input: Parameters<typeof planForExec>[2] = { source, cgroupProcsFiles: s.cgroup.dirs.map((d) => join(d, 'cgroup.procs')) };
+  const input: Parameters<typeof planForExec>[2] = { source, cgroupProcsFiles: s.cgroup.dirs.map((d) => join(d, 'cgroup.procs')), lsm: hostLsm() };
   if (o.consoleSocket) input.consoleSocket = o.consoleSocket;
   if (spec.linux.seccomp) input.seccomp = await compileContainerSeccomp(spec.linux.seccomp, proc.capabilities?.bounding ?? []);
   const listener = seccompListenerOp(spec, 'config.json', { id, status: 'running', bundle: s.bundle });

@@ -35,7 +35,26 @@ export interface PlanInput {
   consoleSocket?: string;
   /** The host mounts only cgroup v2 (a `cgroup` mount is cgroup2 there; elsewhere a read-only tmpfs). */
   cgroupV2Only: boolean;
+  /** The LSMs enabled on the host (create.ts hostLsm): a label is applied only where its LSM is. */
+  lsm: HostLsm;
+  /** linux.mountLabel (read from config.json by create.ts). */
+  mountLabel?: string;
 }
+
+/** Which label-based LSMs the host has enabled, as runc and podman decide it (create.ts hostLsm). */
+export interface HostLsm {
+  /** /sys/module/apparmor/parameters/enabled reads "Y" and /sys/kernel/security/apparmor exists. */
+  apparmor: boolean;
+  /** /sys/fs/selinux/enforce exists. */
+  selinux: boolean;
+}
+
+export const APPARMOR_MISSING = 'AppArmor is not enabled on this host (/sys/module/apparmor/parameters/enabled is not "Y", or /sys/kernel/security/apparmor is missing)';
+export const SELINUX_MISSING = 'SELinux is not enabled on this host (no /sys/fs/selinux/enforce)';
+/** The AppArmor profile that is no profile: fine on a host without AppArmor (nothing to apply). */
+export const APPARMOR_UNCONFINED = 'unconfined';
+/** The helper's limit on a label (docs/protocol.md, execLabel). */
+const LABEL_MAX_BYTES = 4095;
 
 const OCI_TO_PLAN_NS: Record<string, keyof Namespaces> = { pid: 'pid', network: 'net', mount: 'mount', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup' };
 const JOIN_NS: Record<string, JoinableNamespace> = { pid: 'pid', network: 'net', mount: 'mount', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup' };
@@ -110,8 +129,35 @@ function rlimitName(type: string, source: string, path: string): RlimitName {
   return name as RlimitName;
 }
 
-/** The ops from the identity on: rlimits, cgroup, user, capabilities, setsid, no_new_privs, seccomp, exec. */
-export function processOps(proc: OciProcess, input: Pick<PlanInput, 'cgroupProcsFiles' | 'seccomp' | 'source' | 'hardening' | 'listener'>, where = 'process'): PlanOp[] {
+function checkedLabel(label: string, source: string, path: string): string {
+  if (Buffer.byteLength(label, 'utf8') > LABEL_MAX_BYTES) throw new StockadeError('input', `is longer than ${LABEL_MAX_BYTES} bytes`, `${source}: ${path}`);
+  if (/[\x00-\x1f\x7f]/.test(label)) throw new StockadeError('input', 'contains a control character', `${source}: ${path}`);
+  return label;
+}
+
+/**
+ * process.apparmorProfile and process.selinuxLabel as execLabel ops, or refused when the host lacks
+ * the LSM (an AppArmor profile of "unconfined" asks for nothing there and is skipped).
+ */
+export function labelOps(proc: OciProcess, lsm: HostLsm, source: string, where = 'process'): PlanOp[] {
+  const ops: PlanOp[] = [];
+  const aa = proc.apparmorProfile;
+  if (aa) {
+    const path = `${where}.apparmorProfile`;
+    if (lsm.apparmor) ops.push({ op: 'execLabel', lsm: 'apparmor', label: checkedLabel(aa, source, path) });
+    else if (aa !== APPARMOR_UNCONFINED) refuse(source, path, `${APPARMOR_MISSING}: profile "${aa}" cannot be applied; remove it, or run on a host with AppArmor`);
+  }
+  const se = proc.selinuxLabel;
+  if (se) {
+    const path = `${where}.selinuxLabel`;
+    if (!lsm.selinux) refuse(source, path, `${SELINUX_MISSING}: label "${se}" cannot be applied; remove it, or run on a host with SELinux`);
+    ops.push({ op: 'execLabel', lsm: 'selinux', label: checkedLabel(se, source, path) });
+  }
+  return ops;
+}
+
+/** The ops from the identity on: rlimits, cgroup, user, capabilities, setsid, LSM labels, no_new_privs, seccomp, exec. */
+export function processOps(proc: OciProcess, input: Pick<PlanInput, 'cgroupProcsFiles' | 'seccomp' | 'source' | 'hardening' | 'listener' | 'lsm'>, where = 'process'): PlanOp[] {
   const { source } = input;
   const ops: PlanOp[] = [];
   proc.rlimits.forEach((l, i) => {
@@ -130,6 +176,8 @@ export function processOps(proc: OciProcess, input: Pick<PlanInput, 'cgroupProcs
     ambient: capabilityMask(c.ambient, source, `${p}.ambient`),
   });
   ops.push({ op: 'setsid', terminal: proc.terminal });
+  // Before no_new_privs, as runc: a transition set up under no_new_privs is restricted.
+  ops.push(...labelOps(proc, input.lsm, source, where));
   if (proc.noNewPrivileges || input.hardening) ops.push({ op: 'noNewPrivs' });
   if (input.seccomp) {
     const flags = input.seccomp.flags | (input.listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
@@ -184,10 +232,15 @@ function mountOps(input: PlanInput): PlanOp[] {
   return ops;
 }
 
-function refuseUnsupported(spec: OciSpec, source: string): void {
-  const p = spec.process;
-  if (p?.apparmorProfile) refuse(source, 'process.apparmorProfile', 'stockade-runtime does not apply AppArmor profiles; remove it, or run with runc');
-  if (p?.selinuxLabel) refuse(source, 'process.selinuxLabel', 'stockade-runtime does not apply SELinux labels; remove it, or run with runc');
+function refuseUnsupported(input: PlanInput): void {
+  const { spec, source } = input;
+  if (input.mountLabel) {
+    // runc passes it as context= to the tmpfs and devpts mounts and labels the mqueue mount; the
+    // helper's /dev and mqueue cannot carry it yet, and a label is never dropped where SELinux is.
+    refuse(source, 'linux.mountLabel', input.lsm.selinux
+      ? 'stockade-runtime does not label mounts (context=) yet; run podman with --security-opt label=disable, or use runc'
+      : `${SELINUX_MISSING}: mount label "${input.mountLabel}" cannot be applied; remove it`);
+  }
   if (spec.domainname) refuse(source, 'domainname', 'setting a NIS domain name is not supported by stockade-runtime');
   if (spec.linux.unsupported.length > 0) refuse(source, spec.linux.unsupported[0]!, 'is not supported by stockade-runtime');
   const res = spec.linux.resources;
@@ -203,7 +256,7 @@ export function planForCreate(input: PlanInput): Plan {
   const { spec, source } = input;
   const proc = spec.process;
   if (!proc) throw new StockadeError('input', 'is required to create a container', `${source}: process`);
-  refuseUnsupported(spec, source);
+  refuseUnsupported(input);
   // Checked before anything is made; handed over only with the compiled filter it listens to.
   const listener = seccompListenerOp(spec, source, input.container);
   const withListener = input.seccomp ? listener : undefined;
@@ -250,11 +303,9 @@ export function planForCreate(input: PlanInput): Plan {
 export function planForExec(
   proc: OciProcess,
   container: { initPid: number; namespaces: JoinableNamespace[] },
-  input: Pick<PlanInput, 'cgroupProcsFiles' | 'seccomp' | 'source' | 'consoleSocket' | 'hardening' | 'listener'>,
+  input: Pick<PlanInput, 'cgroupProcsFiles' | 'seccomp' | 'source' | 'consoleSocket' | 'hardening' | 'listener' | 'lsm'>,
   detached: boolean,
 ): Plan {
-  if (proc.apparmorProfile) refuse(input.source, 'apparmorProfile', 'stockade-runtime does not apply AppArmor profiles');
-  if (proc.selinuxLabel) refuse(input.source, 'selinuxLabel', 'stockade-runtime does not apply SELinux labels');
   const ops: PlanOp[] = [];
   if (proc.terminal && input.consoleSocket) ops.push({ op: 'consoleSocket', path: input.consoleSocket });
   if (proc.oomScoreAdj !== undefined) ops.push({ op: 'oomScoreAdj', value: proc.oomScoreAdj });

@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StockadeError } from '../../errors.js';
-import type { Plan, PlanOp } from '../../helper/plan.js';
+import { PHASES, type Plan, type PlanOp } from '../../helper/plan.js';
 import type { HostFacts } from '../../host/probe.js';
 import { processAlive } from '../../host/processes.js';
 import type { SandboxEvent } from './events.js';
@@ -23,7 +23,7 @@ export interface RunWatcher {
 
 let counter = 0;
 /** The phases after the cgroup join (src/helper/plan.ts PHASES): a new cgroup op goes before them. */
-const AFTER_CGROUP: ReadonlyArray<PlanOp['op']> = ['user', 'capabilities', 'capabilitySets', 'setsid', 'noNewPrivs', 'landlock', 'seccomp', 'exec'];
+const AFTER_CGROUP: ReadonlyArray<PlanOp['op']> = PHASES.slice(PHASES.findIndex((ph) => ph.includes('cgroup')) + 1).flat();
 
 /** Removes watcher cgroups left by stockade processes that no longer exist. */
 function sweep(v2Root: string): void {
