@@ -22,7 +22,7 @@ const targets = {
   'ebpf-recorder': ['recorder/ebpf_recorder.c'],
   'device-filter': ['cgroup/device_filter.c'],
   // bin/stockade-runtime's native front: start, kill and delete without Node
-  'stockade-runtime-front': ['runtime/front.c', 'runtime/front_ops.c'],
+  'stockade-runtime-front': ['runtime/front.c', 'runtime/front_ops.c', 'runtime/front_create.c', 'runtime/front_json.c'],
 };
 
 if (process.platform !== 'linux') {

@@ -55,6 +55,12 @@ static void log_error(const char *msg) {
   close(fd);
 }
 
+noreturn void fail_line(int code, const char *msg) {
+  dprintf(2, "stockade-runtime: %s\n", msg);
+  if (g_log) log_error(msg);
+  exit(code);
+}
+
 noreturn void fail(int code, const char *where, const char *fmt, ...) {
   char msg[1024];
   int n = snprintf(msg, sizeof msg, "%s: ", where);
@@ -63,18 +69,21 @@ noreturn void fail(int code, const char *where, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
   va_end(ap);
-  dprintf(2, "stockade-runtime: %s\n", msg);
-  if (g_log) log_error(msg);
-  exit(code);
+  fail_line(code, msg);
+}
+
+int exe_dir(char *out) {
+  ssize_t n = readlink("/proc/self/exe", out, PATH_MAX - 1);
+  if (n <= 0) return -1;
+  out[n] = '\0';
+  char *slash = strrchr(out, '/');
+  if (slash) *slash = '\0';
+  return 0;
 }
 
 noreturn void handoff(void) {
   char exe[PATH_MAX], cli[PATH_MAX + 64];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) fail(1, "node", "cannot read /proc/self/exe: %s", strerror(errno));
-  exe[n] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (slash) *slash = '\0';
+  if (exe_dir(exe) < 0) fail(1, "node", "cannot read /proc/self/exe: %s", strerror(errno));
   /* The front lives in native/build/; the compiled TypeScript in dist/, beside native/. */
   snprintf(cli, sizeof cli, "%s/../../dist/src/oci-runtime/cli.js", exe);
   char **av = calloc((size_t)g_argc + 2, sizeof *av);
@@ -220,6 +229,7 @@ int main(int argc, char **argv) {
   } else if (strcmp(command, "delete") == 0) {
     parse(sub_argc, sub_argv, none, delete_bool, bools, NULL, command, pos, 1);
   } else {
+    if (strcmp(command, "create") == 0) warm_create(root, argc, argv);
     handoff();
   }
   const char *id = check_id(pos[0]);

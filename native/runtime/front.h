@@ -34,4 +34,31 @@ int op_start(int dirfd, const struct fast *f, const char *id);
 int op_kill(int dirfd, const struct fast *f, const char *id, int sig, int all);
 int op_delete(int dirfd, const struct fast *f, const char *dir, const char *id, int force);
 
+/** One line on stderr (and in --log) as it is, then exit: `stockade-runtime: LINE`. */
+noreturn void fail_line(int code, const char *line);
+/** The directory of /proc/self/exe (native/build/) into out[PATH_MAX]; -1 when unreadable. */
+int exe_dir(char *out);
+
+/* front_json.c: flat JSON objects (strings, integers, booleans, null), parsed in place. */
+struct jfield {
+  char *key;
+  char type; /* 's', 'n', 'b' (num 0 or 1), 'z' (null) */
+  char *str;
+  long long num;
+};
+int json_flat(char *line, struct jfield *f, int max);
+/** The field `key` if it has that type, else NULL. */
+const struct jfield *json_get(const struct jfield *f, int n, const char *key, char type);
+struct buf {
+  char *p;
+  size_t len, cap;
+};
+void buf_add(struct buf *b, const char *s, size_t n);
+void buf_fmt(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** `s` as a JSON string. */
+void buf_str(struct buf *b, const char *s);
+
+/* front_create.c: `create` planned by the warm planner; returns only when Node must do it. */
+void warm_create(const char *root, int argc, char **argv);
+
 #endif

@@ -120,8 +120,12 @@ export interface Prepared {
   undo(): void;
 }
 
-/** Everything before the helper starts; on failure nothing is left behind. */
-export async function prepare(g: GlobalOptions, o: CreateOptions, gate: boolean): Promise<Prepared> {
+/**
+ * Everything before the helper starts; on failure nothing is left behind. With `gate`, the plan
+ * waits at <dir>/exec.fifo, which is made here unless `makeGate` is false (the planner's front
+ * makes it: Node has no mkfifo of its own, and running mkfifo(1) costs a process).
+ */
+export async function prepare(g: GlobalOptions, o: CreateOptions, gate: boolean, makeGate = true): Promise<Prepared> {
   const bundle = resolve(o.bundle);
   const { spec, configPath, mountLabel } = readSpec(bundle);
   const rootfs = isAbsolute(spec.root.path) ? spec.root.path : join(bundle, spec.root.path);
@@ -150,7 +154,7 @@ export async function prepare(g: GlobalOptions, o: CreateOptions, gate: boolean)
     if (hardening) input.hardening = { seccomp: await compileStockadeDefault(spec.process?.capabilities?.bounding ?? []) };
     if (gate) {
       input.gateFifo = join(dir, 'exec.fifo');
-      execFileSync('mkfifo', ['-m', '0600', input.gateFifo], { stdio: 'ignore' });
+      if (makeGate) execFileSync('mkfifo', ['-m', '0600', input.gateFifo], { stdio: 'ignore' });
     }
     copyFileSync(configPath, join(dir, 'config.json'));
     return { dir, spec, plan: planForCreate(input), cgroup, bundle, undo };
@@ -178,32 +182,53 @@ export function stateFor(p: Prepared, id: string, monitor: number, created: { pi
   };
 }
 
+/**
+ * What follows the helper's `created`: state.json, the fast file and the createRuntime, prestart and
+ * createContainer hooks. `create` runs it, and so does the planner (src/oci-runtime/planner.ts) for
+ * the native front, which spawned the helper itself.
+ */
+export async function finishCreate(p: Prepared, id: string, monitor: number, created: { pid: number; initPid: number }): Promise<ContainerState> {
+  const state = stateFor(p, id, monitor, created);
+  writeState(p.dir, state);
+  // start and delete run without Node unless there are hooks for them to run
+  writeFast(p.dir, state, p.spec.hooks.startContainer.length + p.spec.hooks.poststart.length + p.spec.hooks.poststop.length > 0);
+  const hookState = { ociVersion: state.ociVersion, id, status: 'created', pid: state.pid, bundle: state.bundle, annotations: state.annotations };
+  await runHooks(p.spec.hooks.createRuntime, 'createRuntime', hookState);
+  await runHooks(p.spec.hooks.prestart, 'prestart', hookState);
+  await runHooks(p.spec.hooks.createContainer, 'createContainer', hookState);
+  return state;
+}
+
+/** The umask the helper starts with (process.user.umask), if the config sets one. */
+export function umaskFor(p: Prepared): number | undefined {
+  return p.spec.process?.user.umask;
+}
+
+/** SIGKILL to the helper's process group (its own session: the monitor, and the init with it). */
+export function killHelperGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch { /* already gone */ }
+}
+
 export async function create(g: GlobalOptions, o: CreateOptions): Promise<number> {
   const p = await prepare(g, o, true);
   const hook: { fn?: (s: HelperStatus) => void } = {};
   let child: ReturnType<typeof spawnHelper>['child'] | undefined;
   try {
-    if (p.spec.process?.user.umask !== undefined) process.umask(p.spec.process.user.umask);
+    const umask = umaskFor(p);
+    if (umask !== undefined) process.umask(umask);
     const h = spawnHelper(p.plan, { stdio: [0, 1, 2], detached: true, onStatus: (s) => hook.fn?.(s) });
     child = h.child;
     const created = await waitFor('created', [], hook, h.done);
-    const state = stateFor(p, o.id, child.pid!, created as { pid: number; initPid: number });
-    writeState(p.dir, state);
-    // start and delete run without Node unless there are hooks for them to run
-    writeFast(p.dir, state, p.spec.hooks.startContainer.length + p.spec.hooks.poststart.length + p.spec.hooks.poststop.length > 0);
-    await runHooks(p.spec.hooks.createRuntime, 'createRuntime', { ociVersion: state.ociVersion, id: o.id, status: 'created', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
-    await runHooks(p.spec.hooks.prestart, 'prestart', { ociVersion: state.ociVersion, id: o.id, status: 'created', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
-    await runHooks(p.spec.hooks.createContainer, 'createContainer', { ociVersion: state.ociVersion, id: o.id, status: 'created', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
+    const state = await finishCreate(p, o.id, child.pid!, created as { pid: number; initPid: number });
     if (o.pidFile) writeFileSync(o.pidFile, String(state.pid));
     child.unref();
     (child.stdio[4] as Readable | null)?.destroy();
     return 0;
   } catch (e) {
-    if (child?.pid) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch { /* already gone */ }
-    }
+    killHelperGroup(child?.pid);
     p.undo();
     throw e;
   }

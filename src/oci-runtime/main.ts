@@ -8,7 +8,7 @@
 import { appendFileSync, readdirSync } from 'node:fs';
 import { StockadeError, exitCodeFor } from '../errors.js';
 import { DEFAULT_STATE_ROOT } from './state.js';
-import type { GlobalOptions } from './create.js';
+import type { CreateOptions, GlobalOptions } from './create.js';
 
 const VERSION = '0.1.0';
 
@@ -91,20 +91,51 @@ function features(): number {
   return 0;
 }
 
+/** `create` and `run`'s own flags and id (also read by the planner, src/oci-runtime/planner.ts). */
+export async function parseCreate(rest: string[], command: string): Promise<{ o: CreateOptions; detach: boolean }> {
+  const p = parse(rest, ['bundle', 'b', 'pid-file', 'console-socket', 'preserve-fds'], ['detach', 'd', 'no-pivot', 'no-new-keyring', 'keep', 'no-subreaper'], command);
+  const id = p.positional[0];
+  refusePreservedFds(p);
+  const o: CreateOptions = { id: id ?? '', bundle: one(p, 'bundle', 'b') ?? '.', ...(one(p, 'pid-file') ? { pidFile: one(p, 'pid-file')! } : {}), ...(one(p, 'console-socket') ? { consoleSocket: one(p, 'console-socket')! } : {}) };
+  const { checkId } = await import('./state.js');
+  checkId(id);
+  return { o, detach: isSet(p, 'detach', 'd') };
+}
+
+/**
+ * The global flags into `g`; returns the command and what follows it ([] without a command), or
+ * null for --version.
+ */
+export function parseGlobal(argv: string[], g: GlobalOptions): string[] | null {
+  if (argv[0] === '--version' || argv[0] === '-v' || argv[0] === 'version') return null;
+  const globalValued = ['root', 'log', 'log-format', 'criu', 'rootless'];
+  const at = firstPositional(argv, globalValued);
+  const global = parse(at >= 0 ? argv.slice(0, at) : argv, globalValued, ['systemd-cgroup', 'debug', 'help', 'h'], 'stockade-runtime');
+  g.root = one(global, 'root') ?? g.root;
+  const log = one(global, 'log');
+  if (log) g.log = log;
+  const fmt = one(global, 'log-format');
+  if (fmt !== undefined && fmt !== 'text' && fmt !== 'json') throw new StockadeError('usage', `"${fmt}" must be text or json`, '--log-format');
+  g.logFormat = fmt ?? 'text';
+  g.systemdCgroup = isSet(global, 'systemd-cgroup');
+  return at >= 0 ? argv.slice(at) : [];
+}
+
+/** An error as one line and the exit status main() gives it. */
+export function describeError(e: unknown): { message: string; exitCode: number } {
+  if (e instanceof StockadeError) return { message: e.message, exitCode: exitCodeFor(e) };
+  return { message: `internal error: ${(e as Error).message}`, exitCode: 1 };
+}
+
 async function dispatch(argv: string[], g: GlobalOptions): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'create':
     case 'run': {
-      const p = parse(rest, ['bundle', 'b', 'pid-file', 'console-socket', 'preserve-fds'], ['detach', 'd', 'no-pivot', 'no-new-keyring', 'keep', 'no-subreaper'], command);
-      const id = p.positional[0];
-      refusePreservedFds(p);
-      const o = { id: id ?? '', bundle: one(p, 'bundle', 'b') ?? '.', ...(one(p, 'pid-file') ? { pidFile: one(p, 'pid-file')! } : {}), ...(one(p, 'console-socket') ? { consoleSocket: one(p, 'console-socket')! } : {}) };
-      const { checkId } = await import('./state.js');
-      checkId(id);
+      const { o, detach } = await parseCreate(rest, command);
       const c = await import('./create.js');
       if (command === 'create') return c.create(g, o);
-      if (isSet(p, 'detach', 'd')) {
+      if (detach) {
         await c.create(g, o);
         return (await import('./lifecycle.js')).start(g, o.id);
       }
@@ -157,7 +188,7 @@ async function dispatch(argv: string[], g: GlobalOptions): Promise<number> {
     case 'list': {
       let ids: string[] = [];
       try {
-        ids = readdirSync(g.root);
+        ids = readdirSync(g.root).filter((i) => !i.startsWith('.')); // .planner.sock and the like are not containers
       } catch { /* no containers yet */ }
       process.stdout.write(ids.map((i) => `${i}\n`).join(''));
       return 0;
@@ -181,27 +212,15 @@ function report(g: GlobalOptions, message: string): void {
 export async function main(argv: string[]): Promise<number> {
   const g: GlobalOptions = { root: DEFAULT_STATE_ROOT, logFormat: 'text', systemdCgroup: false };
   try {
-    if (argv[0] === '--version' || argv[0] === '-v' || argv[0] === 'version') {
+    const rest = parseGlobal(argv, g);
+    if (rest === null) {
       process.stdout.write(`stockade-runtime version ${VERSION}\nspec: 1.3.0\n`);
       return 0;
     }
-    const globalValued = ['root', 'log', 'log-format', 'criu', 'rootless'];
-    const at = firstPositional(argv, globalValued);
-    const global = parse(at >= 0 ? argv.slice(0, at) : argv, globalValued, ['systemd-cgroup', 'debug', 'help', 'h'], 'stockade-runtime');
-    g.root = one(global, 'root') ?? g.root;
-    const log = one(global, 'log');
-    if (log) g.log = log;
-    const fmt = one(global, 'log-format');
-    if (fmt !== undefined && fmt !== 'text' && fmt !== 'json') throw new StockadeError('usage', `"${fmt}" must be text or json`, '--log-format');
-    g.logFormat = fmt ?? 'text';
-    g.systemdCgroup = isSet(global, 'systemd-cgroup');
-    return await dispatch(at >= 0 ? argv.slice(at) : [], g);
+    return await dispatch(rest, g);
   } catch (e) {
-    if (e instanceof StockadeError) {
-      report(g, e.message);
-      return exitCodeFor(e);
-    }
-    report(g, `internal error: ${(e as Error).message}`);
-    return 1;
+    const d = describeError(e);
+    report(g, d.message);
+    return d.exitCode;
   }
 }

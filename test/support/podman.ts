@@ -433,9 +433,11 @@ async function createSession(): Promise<Podman | { reason: string }> {
   };
 
   let closed = false;
+  const plannerAtStart = runtimePlannerPid();
   const close = async () => {
     if (closed) return;
     closed = true;
+    stopNewPlanner(plannerAtStart);
     const ids = (await call(['ps', '-a', '-q', '--no-trunc'], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
     if (ids.length > 0) await call(['rm', '-f', '-t', '0', ...ids], { timeoutMs: 60_000 });
     // Whatever a broken runtime left behind: the containers' processes (found by their cgroup),
@@ -467,4 +469,23 @@ async function createSession(): Promise<Podman | { reason: string }> {
     );
 
   return { bin: found.path, base, driver, driverNote, env, global, call, run, importTree, scratch, close };
+}
+
+/** stockade-runtime's warm planner for podman's default state root (/run/stockade), if one runs. */
+function runtimePlannerPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync('/run/stockade/.planner.pid', 'utf8'));
+    return Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A planner this session's containers started is stopped with the session (one that ran before is left alone). */
+function stopNewPlanner(before: number | undefined): void {
+  const now = runtimePlannerPid();
+  if (now === undefined || now === before) return;
+  try {
+    process.kill(now, 'SIGTERM');
+  } catch { /* already gone */ }
 }
