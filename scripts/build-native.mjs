@@ -19,7 +19,7 @@ const targets = {
     : ['helper/main.c'],
   'host-probe': ['probe/host_probe.c'],
   'filter-bench': ['bench/filter_bench.c'],
-  'ebpf-recorder': ['recorder/ebpf_recorder.c'],
+  'ebpf-recorder': ['recorder/ebpf_recorder.c', 'recorder/recorder_bpf.c', 'recorder/recorder_btf.c', 'recorder/recorder_emit.c', 'recorder/recorder_prog_task.c', 'recorder/recorder_prog_syscall.c', 'recorder/recorder_ring.c', 'recorder/recorder_report.c'],
   'device-filter': ['cgroup/device_filter.c'],
   // bin/stockade-runtime's native front: start, kill and delete without Node
   'stockade-runtime-front': ['runtime/front.c', 'runtime/front_ops.c', 'runtime/front_create.c', 'runtime/front_json.c'],

@@ -1,6 +1,6 @@
 /*
  * bpf_asm.h: a tiny eBPF assembler for ebpf_recorder.c: instruction macros, and labels that are
- * patched into jump offsets at the end. Included by ebpf_recorder.c after its need() (which aborts
+ * patched into jump offsets at the end. Included by ebpf_recorder.h after its need() (which aborts
  * with a message) and its MAX_INSNS / MAX_LABELS.
  */
 #ifndef STOCKADE_BPF_ASM_H
