@@ -8,13 +8,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { attachDeviceFilter, deviceFilterArg } from '../src/oci-runtime/device-filter.js';
 import type { OciDeviceRule } from '../src/oci-runtime/spec.js';
 import { StockadeError } from '../src/errors.js';
+import { removeCgroupDir } from '../src/host/cgroup-dir.js';
+import { cgroupFacts } from '../src/host/probe.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'native', 'build', 'device-filter');
@@ -48,38 +50,16 @@ const cgroups: string[] = [];
 
 before(() => {
   spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-native.mjs')], { cwd: ROOT, stdio: 'inherit' });
-  cgroupRoot = findCgroup2();
+  cgroupRoot = cgroupFacts().v2Root;
   scratch = mkdtempSync(join(tmpdir(), 'stockade-devtest-'));
 });
 
 after(() => {
   // Every child was run synchronously, so it has exited; its cgroup may still be releasing it.
-  for (const dir of cgroups) removeCgroup(dir);
+  for (const dir of cgroups) removeCgroupDir(dir, 100, 50);
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-/** The cgroup v2 mount point from /proc/self/mountinfo (hybrid hosts: .../unified). */
-function findCgroup2(): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (right?.split(' ')[0] !== 'cgroup2') continue;
-    const mnt = left?.split(' ')[4];
-    if (mnt) return mnt.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  }
-  return undefined;
-}
-
-function removeCgroup(dir: string): void {
-  for (let i = 0; i < 100; i++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      spawnSync('sleep', ['0.05']);
-    }
-  }
-}
 
 /** Why the kernel tests cannot run here, or undefined. */
 function unavailable(): string | undefined {

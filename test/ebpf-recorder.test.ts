@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,8 @@ import { syscallNumber } from '../src/seccomp/syscalls.js';
 import { ADDRESS_SYSCALLS, FD_SYSCALLS, PATH_SYSCALLS, recorderConfig } from '../src/record/syscall-paths.js';
 import { RecordStream, Tracker } from '../src/record/tracker.js';
 import { emptyObservation } from '../src/record/observation.js';
+import { removeCgroupDir } from '../src/host/cgroup-dir.js';
+import { cgroupFacts } from '../src/host/probe.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'native', 'build', 'ebpf-recorder');
@@ -126,36 +128,14 @@ before(() => {
   workload = join(scratch, 'workload');
   const cc = spawnSync(process.env['CC'] ?? 'cc', ['-O2', '-pthread', '-o', workload, join(scratch, 'workload.c')], { encoding: 'utf8' });
   if (cc.status !== 0) setupProblem = `cannot compile the test workload: ${cc.stderr || cc.error?.message}`;
-  cgroupRoot = findCgroup2();
+  cgroupRoot = cgroupFacts().v2Root;
 });
 
 after(() => {
-  for (const dir of cgroups) removeCgroup(dir);
+  for (const dir of cgroups) removeCgroupDir(dir, 100, 50);
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-/** The cgroup v2 mount point from /proc/self/mountinfo (hybrid hosts: .../unified). */
-function findCgroup2(): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (right?.split(' ')[0] !== 'cgroup2') continue;
-    const mnt = left?.split(' ')[4];
-    if (mnt) return mnt.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  }
-  return undefined;
-}
-
-function removeCgroup(dir: string): void {
-  for (let i = 0; i < 50; i++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') break; // already gone
-      spawnSync('sleep', ['0.05']); // the last task may still be being released
-    }
-  }
-}
 
 /** Why this host cannot run the kernel tests, or undefined. */
 function unavailable(): string | undefined {
@@ -293,14 +273,14 @@ test('membership without an execve is not recorded; no options beyond the requir
 function straceNames(log: string): Set<string> {
   const names = new Set<string>();
   const lines = log.split('\n').filter((l) => l.trim() !== '');
-  lines.forEach((line, i) => {
+  for (const [i, line] of lines.entries()) {
     const rest = line.replace(/^\d+\s+/, '');
-    if (rest.startsWith('+++') || rest.startsWith('---')) return;
+    if (rest.startsWith('+++') || rest.startsWith('---')) continue; // exit and signal lines
     const m = /^<\.\.\. (\w+) resumed>/.exec(rest) ?? /^(\w+)\(/.exec(rest);
     assert.ok(m?.[1], `unparsed strace line: ${line}`);
-    if (i === 0 && m[1] === 'execve') return;
+    if (i === 0 && m[1] === 'execve') continue;
     names.add(m[1]);
-  });
+  }
   return names;
 }
 

@@ -94,7 +94,7 @@ function usernsReason(errno: number): string {
   return `creating a user namespace failed with ${ERRNO_NAMES[errno] ?? `errno ${errno}`}`;
 }
 
-function cgroupFacts(): HostFacts['cgroup'] {
+export function cgroupFacts(): HostFacts['cgroup'] {
   const mounts = read('/proc/self/mountinfo') ?? '';
   let v2Root: string | undefined;
   const v1: string[] = [];

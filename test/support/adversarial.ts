@@ -29,6 +29,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runWithTimeout } from './spawn-timeout.js';
 
 /** The repository root (this file is compiled to dist/test/support/). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -603,53 +604,27 @@ export function runProbe(name: string, argvPrefix: string[], opts: RunOptions): 
   const args = fillArgs(opts.args ?? spec.args, opts.env, opts.placeholders);
   const argv = [...argvPrefix, bin, ...args];
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    // detached: its own process group, so a timeout kills the wrapper and everything under it.
-    const child = spawn(argv[0] as string, argv.slice(1), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      cwd: opts.cwd,
-      env: opts.spawnEnv ?? process.env,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-(child.pid as number), 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const rep = parseReport(stdout);
-      let outcome: Outcome;
-      if (timedOut) outcome = 'timeout';
-      else if (rep) outcome = rep.result;
-      else if (signal) outcome = 'killed';
-      else if (code !== null && code > 128 && argvPrefix.length > 0) outcome = 'killed';
-      else outcome = 'unknown';
-      resolve({
-        name,
-        argv,
-        result: rep?.result ?? null,
-        detail: rep?.detail ?? null,
-        exitCode: code,
-        signal,
-        timedOut,
-        outcome,
-        stdout,
-        stderr,
-      });
-    });
+  // Its own process group (runWithTimeout), so a timeout kills the wrapper and everything under it.
+  return runWithTimeout(argv, { ...(opts.cwd ? { cwd: opts.cwd } : {}), env: opts.spawnEnv ?? process.env, timeoutMs }).then(({ code, signal, stdout, stderr, timedOut }) => {
+    const rep = parseReport(stdout);
+    let outcome: Outcome;
+    if (timedOut) outcome = 'timeout';
+    else if (rep) outcome = rep.result;
+    else if (signal) outcome = 'killed';
+    else if (code !== null && code > 128 && argvPrefix.length > 0) outcome = 'killed';
+    else outcome = 'unknown';
+    return {
+      name,
+      argv,
+      result: rep?.result ?? null,
+      detail: rep?.detail ?? null,
+      exitCode: code,
+      signal,
+      timedOut,
+      outcome,
+      stdout,
+      stderr,
+    };
   });
 }
 

@@ -25,7 +25,7 @@
  * under the storage directory and deletes it: nothing is left in the default storage (never used)
  * or mounted.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   accessSync,
@@ -45,6 +45,7 @@ import {
 } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runWithTimeout, type TimedResult } from './spawn-timeout.js';
 
 /** The repository root (this file is compiled to dist/test/support/). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -61,16 +62,8 @@ export const APPLETS = [
   'kill', 'ps', 'dd', 'cp', 'mv', 'date', 'hostname', 'uname', 'xargs', 'od', 'printf', 'nproc',
 ];
 
-export interface PodmanResult {
-  argv: string[];
-  /** Exit code of the podman process; null when it was killed (timeout). */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  ms: number;
-}
+/** One podman call: exit code (null when killed, the timeout included), output, and how long it took. */
+export type PodmanResult = TimedResult;
 
 export interface CallOptions {
   /** Bytes for podman's stdin (then closed); without it stdin is /dev/null. */
@@ -189,42 +182,8 @@ export function runtimeUnavailable(path: string): string | null {
 
 /** Spawn argv with a timeout; the process gets its own group, which a timeout kills whole. */
 export function spawnWithTimeout(argv: string[], env: NodeJS.ProcessEnv, opts: CallOptions = {}): Promise<PodmanResult> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), {
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      detached: true,
-      env,
-      // conmon writes files such as `oom` (after an OOM kill) into its working directory.
-      ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => {}); // podman may exit before reading everything
-      child.stdin!.end(opts.input);
-    }
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-(child.pid as number), 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ argv, code, signal, stdout, stderr, timedOut, ms: performance.now() - t0 });
-    });
-  });
+  // conmon writes files such as `oom` (after an OOM kill) into its working directory: opts.cwd.
+  return runWithTimeout(argv, { ...opts, env });
 }
 
 /**

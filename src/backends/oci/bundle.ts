@@ -15,8 +15,8 @@ import type { HostFacts } from '../../host/probe.js';
 import { ociConfig, ociSeccomp, serializeConfig, type HardLimit, type HostRootEntry, type OciConfigResult, type OciFacts, type OciRuntime, type OciSeccompResult } from '../../oci/config.js';
 import type { Policy, SyscallPolicy } from '../../policy/types.js';
 import { hostArch } from '../../seccomp/arch.js';
-import { builtinProfile, isBuiltinName } from '../../seccomp/builtin.js';
-import { parseProfile, type SeccompProfile } from '../../seccomp/profile.js';
+import { loadPolicyProfile } from '../../policy/seccomp-profile.js';
+import { isBuiltinName } from '../../seccomp/builtin.js';
 import { cgroupBases, neededControllers } from '../native/cgroup.js';
 import { buildEnv, existingPaths, hiddenPaths, resolveProgram, ownerOf } from '../native/view.js';
 import type { RuntimeInfo } from './runtime.js';
@@ -32,7 +32,6 @@ export interface Bundle {
 }
 
 let counter = 0;
-
 
 /** The entries of the host's /, for the read-only view. */
 export function hostRootEntries(): HostRootEntry[] {
@@ -101,17 +100,6 @@ function moduleStamp(): string {
   return stamp;
 }
 
-function loadProfile(name: string): SeccompProfile {
-  if (isBuiltinName(name)) return builtinProfile(name, 'syscalls.profile');
-  let text: string;
-  try {
-    text = readFileSync(name, 'utf8');
-  } catch (e) {
-    throw new StockadeError('io', `cannot read the seccomp profile: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, name);
-  }
-  return parseProfile(text, name);
-}
-
 /** The policy's profile rewritten for OCI runtimes, cached per process. */
 export function ociSeccompFor(sc: SyscallPolicy, caps: readonly string[], kernel: [number, number], runtime: OciRuntime): OciSeccompResult | undefined {
   if (sc.profile === 'unconfined') return undefined;
@@ -141,7 +129,7 @@ export function ociSeccompFor(sc: SyscallPolicy, caps: readonly string[], kernel
       /* rewrite below */
     }
   }
-  const out = ociSeccomp(loadProfile(sc.profile), { native: hostArch(), caps, kernel }, sc.onViolation, runtime);
+  const out = ociSeccomp(loadPolicyProfile(sc.profile), { native: hostArch(), caps, kernel }, sc.onViolation, runtime);
   seccompCache.set(key, out);
   writeCache(fileKey, serializeConfig(out));
   return out;
